@@ -1,0 +1,3 @@
+"""Fostering Sufficiency Pipeline: the Python package and Dagster code location."""
+
+__version__ = "0.1.0"

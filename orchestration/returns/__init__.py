@@ -1,0 +1,1 @@
+"""Handling one LA's monthly return: contract, readers, validation, pseudonymisation."""

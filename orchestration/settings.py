@@ -1,0 +1,88 @@
+"""Every setting the pipeline reads, in one place.
+
+Each setting is one environment variable with the ``FOSTERING_`` prefix and an
+embedded default that points at the bundled sample, so a fresh clone runs with
+no configuration while a deployment overrides what it needs.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# A key anyone can read is no secret: it exists so the bundled synthetic sample
+# runs out of the box. Production refuses it (see Settings.require_real_key).
+DEVELOPMENT_PSEUDONYM_KEY = "DEVELOPMENT-KEY-ONLY-FOR-SYNTHETIC-SAMPLE-DATA"
+
+
+class ConfigurationError(RuntimeError):
+    """The configuration cannot be used as given (said in words an operator can act on)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    environment: str
+    landing: Path
+    warehouse: Path
+    data_dir: Path
+    publish_dir: Path
+    pseudonym_key: str
+    max_expanded_mb: int
+    reference_dir: Path
+    contracts_dir: Path
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def findings_dir(self) -> Path:
+        return self.data_dir / "findings"
+
+    @property
+    def uses_development_key(self) -> bool:
+        return self.pseudonym_key == DEVELOPMENT_PSEUDONYM_KEY
+
+    @property
+    def max_expanded_bytes(self) -> int:
+        return self.max_expanded_mb * 1024 * 1024
+
+    def with_overrides(self, **changes) -> "Settings":
+        clean = {k: (Path(v) if isinstance(getattr(self, k), Path) else v) for k, v in changes.items() if v is not None}
+        return replace(self, **clean)
+
+    def require_real_key(self) -> None:
+        """Production must never pseudonymise real children with a published key."""
+        if self.environment == "production" and (not self.pseudonym_key or self.uses_development_key):
+            raise ConfigurationError(
+                "FOSTERING_ENV is 'production' but no real pseudonymisation key is set: "
+                "set FOSTERING_PSEUDONYM_KEY to a secret of at least 32 characters."
+            )
+        if self.environment == "production" and len(self.pseudonym_key) < 32:
+            raise ConfigurationError("FOSTERING_PSEUDONYM_KEY must be at least 32 characters in production.")
+
+
+def load_settings(env: dict[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    # A warehouse put somewhere else takes its archive and findings with it,
+    # unless the data folder is set on its own.
+    default_data = Path(env["FOSTERING_WAREHOUSE"]).parent if env.get("FOSTERING_WAREHOUSE") else PROJECT_ROOT / "data"
+    data_dir = Path(env.get("FOSTERING_DATA_DIR", default_data))
+    environment = env.get("FOSTERING_ENV", "development").strip().lower()
+    key = env.get("FOSTERING_PSEUDONYM_KEY", "")
+    if not key and environment != "production":
+        key = DEVELOPMENT_PSEUDONYM_KEY
+    return Settings(
+        environment=environment,
+        landing=Path(env.get("FOSTERING_LANDING", PROJECT_ROOT / "raw" / "sample")),
+        warehouse=Path(env.get("FOSTERING_WAREHOUSE", data_dir / "warehouse.duckdb")),
+        data_dir=data_dir,
+        publish_dir=Path(env.get("FOSTERING_PUBLISH_DIR", data_dir / "published")),
+        pseudonym_key=key,
+        max_expanded_mb=int(env.get("FOSTERING_MAX_EXPANDED_MB", "200")),
+        reference_dir=Path(env.get("FOSTERING_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds")),
+        contracts_dir=Path(env.get("FOSTERING_CONTRACTS_DIR", Path(__file__).parent / "contracts")),
+    )
