@@ -1,0 +1,116 @@
+"""Turn the cells of one column, as read, into typed values, column at a time.
+
+Each parser takes the column as found (strings from CSV; strings, numbers and
+dates from a workbook) and returns the typed column and a Series of what to say
+about every cell it could not use (NaN where the cell is fine).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+EXCEL_ERRORS = frozenset(
+    {"#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR"}
+)
+EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+_THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
+
+
+def kinds(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Masks of the cells that are text, numbers and dates."""
+    types = series.map(type)
+    is_text = types == str
+    is_number = types.isin([int, float, np.int64, np.float64]) & series.notna()
+    is_date = types.isin([dt.datetime, dt.date, pd.Timestamp])
+    return is_text, is_number, is_date
+
+
+def clean(series: pd.Series) -> pd.Series:
+    """Strip text cells and make blank cells None."""
+    series = series.astype(object)
+    is_text, _, _ = kinds(series)
+    if is_text.any():
+        series = series.mask(is_text, series[is_text].str.strip())
+    blank = series.isna() | is_text & (series == "")
+    return series.mask(blank, None)
+
+
+def _problems(index, mask: pd.Series, text: str) -> pd.Series:
+    return pd.Series(np.where(mask.reindex(index, fill_value=False), text, None), index=index, dtype=object)
+
+
+def as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Text as written; a whole number typed into Excel reads as '123', not '123.0'."""
+    is_text, is_number, is_date = kinds(series)
+    out = pd.Series(None, index=series.index, dtype=object)
+    out[is_text] = series[is_text]
+    if is_number.any():
+        numbers = pd.to_numeric(series[is_number])
+        whole = numbers % 1 == 0
+        out[numbers.index[whole]] = numbers[whole].astype("int64").astype(str)
+        out[numbers.index[~whole]] = numbers[~whole].astype(str)
+    if is_date.any():
+        out[is_date] = pd.to_datetime(series[is_date]).dt.strftime("%Y-%m-%d")
+    return out, _problems(series.index, pd.Series(False, index=series.index), "")
+
+
+def as_number(series: pd.Series, *, money: bool) -> tuple[pd.Series, pd.Series]:
+    """Numbers, accepting '1,234' (thousands) and, for money, a leading '£'."""
+    is_text, is_number, _ = kinds(series)
+    values = pd.Series(np.nan, index=series.index, dtype="float64")
+    values[is_number] = pd.to_numeric(series[is_number])
+    text = series[is_text]
+    if money:
+        text = text.str.replace(r"^(-?)\s*£\s*", r"\1", regex=True)
+    thousands = text.str.fullmatch(_THOUSANDS)
+    text = text.mask(thousands, text.str.replace(",", "", regex=False))
+    values[is_text] = pd.to_numeric(text, errors="coerce")
+    bad = series.notna() & values.isna()
+    what = "an amount in pounds, e.g. 525.50 (no text)" if money else "a whole number, e.g. 12 (no text)"
+    return values, _problems(series.index, bad, f"expected {what}")
+
+
+def as_date(series: pd.Series, *, with_time: bool = False) -> tuple[pd.Series, pd.Series]:
+    """ISO dates (YYYY-MM-DD, optionally with a time) and Excel date cells or serial numbers."""
+    is_text, is_number, is_date = kinds(series)
+    values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    if is_date.any():
+        values[is_date] = pd.to_datetime(series[is_date])
+    if is_number.any():
+        serial = pd.to_numeric(series[is_number])
+        ok = serial.between(1, 2958465)
+        values[serial.index[ok]] = EXCEL_EPOCH + pd.to_timedelta(serial[ok], unit="D")
+    text = series[is_text]
+    iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
+    values[text.index[iso]] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+    if not with_time:
+        values = values.dt.normalize()
+    bad = series.notna() & values.isna()
+    example = "a date as YYYY-MM-DD or YYYY-MM-DD HH:MM, e.g. 2023-10-05" if with_time else "a date as YYYY-MM-DD, e.g. 2023-09-30, or an Excel date"
+    return values, _problems(series.index, bad, f"expected {example}")
+
+
+def as_period(series: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A month as YYYY-MM; a date (Excel turns '2023-09' into 1 Sep 2023) stands for its month."""
+    is_text, _, is_date = kinds(series)
+    values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    if is_date.any():
+        values[is_date] = pd.to_datetime(series[is_date]).dt.to_period("M").dt.to_timestamp()
+    text = series[is_text]
+    month = text.str.fullmatch(r"\d{4}-\d{2}(-\d{2})?")
+    values[text.index[month]] = pd.to_datetime(text[month].str[:7], format="%Y-%m", errors="coerce")
+    bad = series.notna() & values.isna()
+    return values, _problems(series.index, bad, "expected a month as YYYY-MM, e.g. 2023-09")
+
+
+def as_code(series: pd.Series, codes: dict[str, str]) -> tuple[pd.Series, pd.Series]:
+    """One of a closed list, matched regardless of case and given back as the list spells it."""
+    text, _ = as_text(series)
+    canonical = {code.lower(): code for code in codes}
+    values = text.str.lower().map(canonical)
+    bad = text.notna() & values.isna()
+    listed = ", ".join(codes) if len(codes) <= 12 else ", ".join(list(codes)[:12]) + ", ... (see the Guidance sheet)"
+    return values.astype(object), _problems(series.index, bad, f"expected one of: {listed}")

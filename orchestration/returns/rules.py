@@ -1,0 +1,257 @@
+"""The kinds of rule a contract can name, each run on whole typed columns.
+
+A rule in the contract YAML says `kind: sum_equals` and gives its arguments;
+the function of that name here does the checking. A new rule of an existing
+kind is a data change; a new kind is one function added to RULES.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration import reference
+from orchestration.returns.findings import Findings
+from orchestration.returns.readers import ROW
+from orchestration.returns.schema import Contract
+
+FOREVER = pd.Timestamp.max.normalize()
+
+
+@dataclass
+class RuleContext:
+    contract: Contract
+    tables: dict[str, pd.DataFrame]
+    letters: dict[str, dict[str, str]]
+    period: pd.Timestamp | None  # first day of the reporting month
+    today: pd.Timestamp
+    reference_dir: Path | None
+    known_versions: list[str]
+
+    @property
+    def period_end(self) -> pd.Timestamp | None:
+        return None if self.period is None else self.period + pd.offsets.MonthEnd(0)
+
+    def where(self, rule: dict, column: str) -> dict:
+        return dict(table=rule["table"], column=column, letter=self.letters.get(rule["table"], {}).get(column))
+
+    def shown(self, table: str, column: str, values: pd.Series):
+        """Values for a finding, or None for personal data."""
+        return None if self.contract.tables[table].column(column).personal else values
+
+
+def _report(findings: Findings, rule: dict, ctx: RuleContext, frame: pd.DataFrame, mask: pd.Series, column: str, expected=None):
+    hit = frame[mask]
+    findings.add(
+        rule["code"], rule["severity"], rule["message"] if expected is None else expected[mask],
+        rows=hit[ROW], values=ctx.shown(rule["table"], column, hit[column]), **ctx.where(rule, column),
+    )
+
+
+def _date(values: pd.Series) -> pd.Series:
+    return values.dt.strftime("%Y-%m-%d")
+
+
+# --- submission ---------------------------------------------------------------
+
+
+def la_in_reference(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    codes = frame[rule["column"]]
+    unknown = codes.notna() & reference.gss_for(codes.fillna(""), ctx.reference_dir).isna()
+    _report(findings, rule, ctx, frame, unknown, rule["column"])
+
+
+def known_return_version(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    versions = frame[rule["column"]]
+    text = versions.fillna("").astype(str)
+    normalised = text.where(text.str.contains(".", regex=False), text + ".0")
+    unknown = versions.notna() & ~normalised.isin(ctx.known_versions)
+    expected = pd.Series(f"{rule['message']}: {', '.join(ctx.known_versions)}", index=frame.index)
+    _report(findings, rule, ctx, frame, unknown, rule["column"], expected)
+
+
+def period_in_range(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    period = frame[rule["column"]]
+    earliest = pd.Timestamp(f"{ctx.contract.earliest_period}-01")
+    latest = ctx.today.to_period("M").to_timestamp()
+    outside = period.notna() & ((period < earliest) | (period > latest))
+    expected = pd.Series(f"{rule['message']} ({latest:%Y-%m}); a future month cannot be reported", index=frame.index)
+    shown = frame.assign(**{rule["column"]: period.dt.strftime("%Y-%m")})
+    _report(findings, rule, ctx, shown, outside, rule["column"], expected)
+
+
+def submitted_after_period(rule, ctx, findings):
+    if ctx.period is None:
+        return
+    frame = ctx.tables[rule["table"]]
+    submitted = frame[rule["column"]]
+    early = submitted.notna() & (submitted.dt.normalize() < ctx.period_end)
+    expected = pd.Series(f"{rule['message']} ({ctx.period_end:%Y-%m-%d}): sign the return off after the month ends", index=frame.index)
+    _report(findings, rule, ctx, frame, early, rule["column"], expected)
+
+
+# --- sums -------------------------------------------------------------------------
+
+
+def sum_equals(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    terms = frame[rule["terms"]]
+    total = frame[rule["total"]]
+    known = terms.notna().all(axis=1) & total.notna()
+    added = terms.sum(axis=1)
+    wrong = known & (added != total)
+    detail = " + ".join(f"{t} {{}}" for t in rule["terms"])
+    expected = pd.Series(
+        [
+            f"{rule['message']}: " + detail.format(*map(int, row)) + f" = {int(s)}, not {int(t)}"
+            for row, s, t in zip(terms[wrong].to_numpy(), added[wrong], total[wrong])
+        ],
+        index=frame.index[wrong],
+        dtype=object,
+    ).reindex(frame.index)
+    _report(findings, rule, ctx, frame, wrong, rule["total"], expected)
+
+
+def breakdown_matches_total(rule, ctx, findings):
+    """E.g. withdrawals by reason must add up to recruitment.applications_withdrawn."""
+    if rule["total_table"] not in ctx.tables:
+        return
+    parts = ctx.tables[rule["table"]]
+    totals = ctx.tables[rule["total_table"]]
+    keys = rule["group_by"]
+    summed = parts.dropna(subset=keys).groupby(keys, as_index=False)[rule["column"]].sum()
+    totals = totals.dropna(subset=keys)[[*keys, rule["total_column"], ROW]]
+    merged = totals.merge(summed, on=keys, how="outer", indicator=True)
+    merged[rule["column"]] = merged[rule["column"]].fillna(0)
+    total = merged[rule["total_column"]]
+    wrong = (merged[rule["column"]] != total.fillna(0)) & (total.notna() | (merged["_merge"] == "right_only"))
+    bad = merged[wrong]
+    if bad.empty:
+        return
+    label = lambda r: " / ".join(str(r[k]) for k in keys)  # noqa: E731
+    expected = [
+        f"{rule['message']}: {rule['table']} for {label(r)} add up to {int(r[rule['column']])}, "
+        f"{rule['total_table']}.{rule['total_column']} is {'missing' if pd.isna(r[rule['total_column']]) else int(r[rule['total_column']])}"
+        for _, r in bad.iterrows()
+    ]
+    letters = ctx.letters.get(rule["total_table"], {})
+    findings.add(
+        rule["code"], rule["severity"], pd.Series(expected, index=bad.index),
+        table=rule["total_table"], rows=bad[ROW].astype("Int64"), column=rule["total_column"],
+        letter=letters.get(rule["total_column"]), values=bad[rule["total_column"]],
+    )
+
+
+# --- placements ---------------------------------------------------------------
+
+
+def overlaps_period(rule, ctx, findings):
+    if ctx.period is None:
+        return
+    frame = ctx.tables[rule["table"]]
+    start, end = frame[rule["start"]], frame[rule["end"]]
+    late = start.notna() & (start > ctx.period_end)
+    early = end.notna() & (end < ctx.period)
+    span = f" ({ctx.period:%Y-%m-%d} to {ctx.period_end:%Y-%m-%d})"
+    expected = pd.Series(rule["message"] + span, index=frame.index)
+    _report(findings, rule, ctx, frame.assign(**{rule["start"]: _date(start)}), late, rule["start"], expected)
+    _report(findings, rule, ctx, frame.assign(**{rule["end"]: _date(end)}), early & ~late, rule["end"], expected)
+
+
+def not_before(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    column, other = frame[rule["column"]], frame[rule["other"]]
+    wrong = column.notna() & other.notna() & (column < other)
+    _report(findings, rule, ctx, frame.assign(**{rule["column"]: _date(column)}), wrong, rule["column"])
+
+
+def age_under(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    birth, at = frame[rule["birth"]], frame[rule["at"]]
+    had_birthday = (at.dt.month > birth.dt.month) | ((at.dt.month == birth.dt.month) & (at.dt.day >= birth.dt.day))
+    age = at.dt.year - birth.dt.year - (~had_birthday).astype(int)
+    too_old = birth.notna() & at.notna() & (age >= rule["years"])
+    _report(findings, rule, ctx, frame, too_old, rule["birth"])
+
+
+def no_overlap(rule, ctx, findings):
+    """Placements of one child as half-open [start, end): a move on day X ends one and starts the next."""
+    frame = ctx.tables[rule["table"]]
+    entity, start, end = rule["entity"], rule["start"], rule["end"]
+    spells = frame[[entity, start, end, ROW]].dropna(subset=[entity, start]).sort_values([entity, start, ROW])
+    spells["_end"] = spells[end].fillna(FOREVER)
+    group = spells.groupby(entity, sort=False)
+    spells["_open_until"] = group["_end"].cummax().groupby(spells[entity], sort=False).shift()
+    spells["_previous_row"] = group[ROW].shift()
+    clash = spells["_open_until"].notna() & (spells[start] < spells["_open_until"])
+    hit = spells[clash]
+    expected = pd.Series(
+        rule["message"] + ": this placement starts before the child's placement on row "
+        + hit["_previous_row"].astype("Int64").astype(str) + " ends",
+        index=hit.index,
+    )
+    findings.add(
+        rule["code"], rule["severity"], expected, rows=hit[ROW],
+        values=_date(hit[start]), **ctx.where(rule, start),
+    )
+
+
+def _categories(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Each placement's category: a provider-specific row first, else the any-provider row."""
+    mapping = reference.placement_categories(ctx.reference_dir)
+    specific = mapping[mapping["placement_provider"] != ""][["placement_type", "placement_provider", "category"]]
+    general = mapping[mapping["placement_provider"] == ""][["placement_type", "category", "valid_until_period"]]
+    out = frame[["placement_type", "placement_provider"]].merge(specific, how="left", on=["placement_type", "placement_provider"])
+    out = out.merge(general.drop_duplicates("placement_type"), how="left", on="placement_type", suffixes=("", "_any"))
+    out["category"] = out["category"].fillna(out["category_any"])
+    out.index = frame.index
+    return out
+
+
+def maps_to_category(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    known = frame[rule["columns"]].notna().all(axis=1)
+    unmapped = known & _categories(frame, ctx)["category"].isna()
+    shown = frame.assign(placement_type=frame["placement_type"] + " with " + frame["placement_provider"])
+    _report(findings, rule, ctx, shown, unmapped, "placement_type")
+
+
+def code_valid_for_period(rule, ctx, findings):
+    if ctx.period is None:
+        return
+    frame = ctx.tables[rule["table"]]
+    mapping = reference.placement_categories(ctx.reference_dir)
+    until = mapping[mapping["valid_until_period"] != ""].drop_duplicates("placement_type")
+    last_month = frame[rule["column"]].map(dict(zip(until["placement_type"], until["valid_until_period"])))
+    retired = last_month.notna() & (last_month < f"{ctx.period:%Y-%m}")
+    expected = rule["message"] + " (last valid for " + last_month.fillna("") + "): use the code that replaced it (e.g. K3 for supported accommodation)"
+    _report(findings, rule, ctx, frame, retired, rule["column"], expected)
+
+
+def cost_in_range(rule, ctx, findings):
+    frame = ctx.tables[rule["table"]]
+    category = _categories(frame, ctx)["category"]
+    ranges = reference.cost_ranges(ctx.reference_dir).set_index("category")
+    low, high = category.map(ranges["min_weekly_cost"]), category.map(ranges["max_weekly_cost"])
+    cost = frame[rule["column"]]
+    outside = cost.notna() & low.notna() & ((cost < low) | (cost > high))
+    expected = (
+        rule["message"] + " (expected £" + low.map("{:,.0f}".format, na_action="ignore").fillna("")
+        + " to £" + high.map("{:,.0f}".format, na_action="ignore").fillna("") + " a week for " + category.fillna("") + ")"
+    )
+    _report(findings, rule, ctx, frame, outside, rule["column"], expected)
+
+
+RULES = {
+    fn.__name__: fn
+    for fn in (
+        la_in_reference, known_return_version, period_in_range, submitted_after_period, sum_equals,
+        breakdown_matches_total, overlaps_period, not_before, age_under, no_overlap, maps_to_category,
+        code_valid_for_period, cost_in_range,
+    )
+}

@@ -1,0 +1,285 @@
+"""Validate a return against its contract: every finding, not only the first.
+
+The contract version comes from the return itself (its `submission` sheet), so
+a 1.1 return is checked against the 1.1 YAML. Structure (tables, columns), then
+cells (types, codes, blanks), then the contract's rules, each run on whole
+columns. A return with any error is rejected whole by the caller.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from orchestration import reference
+from orchestration.returns import cells
+from orchestration.returns.findings import Findings
+from orchestration.returns.readers import ROW, ReadResult, SheetData, normalise_name, read_return
+from orchestration.returns.rules import RULES, RuleContext
+from orchestration.returns.schema import Contract, Table, known_versions, load_contract
+
+IGNORED_SHEETS = {"guidance", "lists", "readme", "notes", "instructions"}
+
+
+@dataclass
+class ValidatedReturn:
+    """A return after validation: typed tables, findings, and who it is from."""
+
+    path: Path
+    form: str | None
+    contract: Contract
+    tables: dict[str, pd.DataFrame]
+    findings: pd.DataFrame
+    la_code: str | None = None  # GSS code, whatever the LA wrote
+    la_code_submitted: str | None = None
+    period: dt.date | None = None
+    return_version: str | None = None
+    submitted_at: dt.datetime | None = None
+    contact_email: str | None = None
+
+    @property
+    def errors(self) -> int:
+        return int((self.findings["severity"] == "error").sum())
+
+    @property
+    def warnings(self) -> int:
+        return int((self.findings["severity"] == "warning").sum())
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "rejected"
+        return "accepted_with_warnings" if self.warnings else "accepted"
+
+
+def validate_path(path: Path, *, max_expanded_bytes: int, reference_dir: Path | None = None, today: dt.date | None = None) -> ValidatedReturn:
+    return validate(path, read_return(path, max_expanded_bytes), reference_dir=reference_dir, today=today)
+
+
+def validate(path: Path, read: ReadResult, *, reference_dir: Path | None = None, today: dt.date | None = None) -> ValidatedReturn:
+    findings = Findings()
+    findings.extend(read.findings)
+    today = today or dt.date.today()
+    sheets = {normalise_name(name): sheet for name, sheet in read.sheets.items()}
+    contract = _contract_for(sheets)
+    result = ValidatedReturn(path=path, form=read.form, contract=contract, tables={}, findings=findings.frame())
+    if not read.readable:
+        return result
+
+    _check_sheets(contract, sheets, findings)
+    letters: dict[str, dict[str, str]] = {}
+    for name, table in contract.tables.items():
+        sheet = sheets.get(normalise_name(name))
+        if sheet is None:
+            continue
+        frame, letters[name] = _columns(table, sheet, findings)
+        result.tables[name] = _typed(table, frame, letters[name], contract, findings)
+        _table_checks(table, result.tables[name], letters[name], findings)
+
+    _identify(result, reference_dir)
+    ctx = RuleContext(
+        contract=contract,
+        tables=result.tables,
+        letters=letters,
+        period=pd.Timestamp(result.period) if result.period else None,
+        today=pd.Timestamp(today),
+        reference_dir=reference_dir,
+        known_versions=known_versions(),
+    )
+    for rule in contract.rules:
+        if rule["table"] in result.tables:
+            RULES[rule["kind"]](rule, ctx, findings)
+    result.findings = findings.frame()
+    return result
+
+
+def _contract_for(sheets: dict[str, SheetData]) -> Contract:
+    """The contract the return says it follows; the newest when it says none we know."""
+    sheet = sheets.get("submission")
+    if sheet is not None:
+        column = next((c for c in sheet.frame.columns if normalise_name(c) == "return_version"), None)
+        if column is not None:
+            version, _ = cells.as_text(cells.clean(sheet.frame[column]).dropna())
+            if len(version) and (text := _version_text(version.iloc[0])) in known_versions():
+                return load_contract(text)
+    return load_contract()
+
+
+def _version_text(value: str) -> str:
+    return value if "." in value else f"{value}.0"  # Excel turns 1.0 into 1
+
+
+def _check_sheets(contract: Contract, sheets: dict[str, SheetData], findings: Findings) -> None:
+    expected = set(contract.tables)
+    extra = [s.source for key, s in sheets.items() if key not in expected and key not in IGNORED_SHEETS]
+    for name in extra:
+        findings.add(
+            "TABLE-UNKNOWN", "warning", f"'{name}' is not one of the return's tables and was ignored",
+            table=name,
+        )
+    for name in contract.tables:
+        if name in sheets:
+            continue
+        close = difflib.get_close_matches(name, [normalise_name(e) for e in extra], n=1, cutoff=0.75)
+        hint = ""
+        if close:
+            original = next(e for e in extra if normalise_name(e) == close[0])
+            hint = f" A sheet or file named '{original}' was found: did you mean '{name}'? Rename it."
+        findings.add(
+            "TABLE-MISSING",
+            "error",
+            f"the return has no '{name}' table: add a sheet (or a CSV file {name}.csv) named exactly '{name}'.{hint}",
+            table=name,
+        )
+
+
+def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The table's contract columns, by contract name, from whatever headers were written."""
+    frame = sheet.frame
+    header_row = int(frame[ROW].min()) - 1 if len(frame) else 1
+    by_name: dict[str, list[str]] = {}
+    for header in frame.columns.drop(ROW):
+        by_name.setdefault(normalise_name(header.split("\x00")[0]), []).append(header)
+    out = pd.DataFrame({ROW: frame[ROW]})
+    letters = {}
+    for column in table.columns:
+        found = by_name.pop(column.name, None)
+        if found is None:
+            if column.required:
+                findings.add(
+                    "COLUMN-MISSING", "error", f"the required column '{column.name}' is missing: add it to the header row",
+                    table=table.name, rows=header_row, column=column.name,
+                )
+            out[column.name] = None
+            continue
+        if len(found) > 1:
+            findings.add(
+                "COLUMN-DUPLICATE", "error", f"the column '{column.name}' appears {len(found)} times: keep one",
+                table=table.name, rows=header_row, column=column.name, letter=sheet.letters.get(found[1]),
+            )
+        out[column.name] = frame[found[0]].values
+        letters[column.name] = sheet.letters.get(found[0])
+    for headers in by_name.values():
+        for header in headers:
+            findings.add(
+                "COLUMN-UNKNOWN", "warning", f"the column '{header.split(chr(0))[0]}' is not part of the return and was ignored",
+                table=table.name, rows=header_row, letter=sheet.letters.get(header),
+                values=header.split("\x00")[0],
+            )
+    return out, letters
+
+
+def _typed(table: Table, frame: pd.DataFrame, letters: dict[str, str], contract: Contract, findings: Findings) -> pd.DataFrame:
+    data = {c.name: cells.clean(frame[c.name]) for c in table.columns}
+    blank_row = pd.DataFrame(data).isna().all(axis=1)
+    rows = frame[ROW][~blank_row]
+    typed = pd.DataFrame({ROW: rows.astype("int64")})
+    for column in table.columns:
+        raw = data[column.name][~blank_row]
+        where = dict(table=table.name, column=column.name, letter=letters.get(column.name))
+        shown = None if column.personal else raw
+
+        excel_error = raw.isin(cells.EXCEL_ERRORS)
+        findings.add(
+            "CELL-EXCEL-ERROR", "error", "the cell holds an Excel error: fix the formula or type the value",
+            rows=rows[excel_error], values=raw[excel_error], **where,
+        )
+        raw = raw.mask(excel_error, None)
+        if column.required:
+            blank = raw.isna() & ~excel_error
+            findings.add("CELL-REQUIRED", "error", f"'{column.name}' must not be blank", rows=rows[blank], **where)
+
+        values, problems = _parse(column, raw, contract)
+        bad = problems.notna()
+        code = "CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE"
+        findings.add(code, "error", problems[bad], rows=rows[bad], values=None if shown is None else shown[bad], **where)
+        _ranges(column, values, rows, shown, where, findings)
+        if column.type == "int":
+            values = values.where(values % 1 == 0).astype("Int64")
+        typed[column.name] = values.values
+    return typed.reset_index(drop=True)
+
+
+def _parse(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Series]:
+    if column.type == "int":
+        values, problems = cells.as_number(raw, money=False)
+        return values, problems
+    if column.type == "money":
+        return cells.as_number(raw, money=True)
+    if column.type in ("date", "datetime"):
+        return cells.as_date(raw, with_time=column.type == "datetime")
+    if column.type == "period":
+        return cells.as_period(raw)
+    if column.type == "code":
+        return cells.as_code(raw, contract.code_lists[column.code_list].codes)
+    return cells.as_text(raw)
+
+
+def _ranges(column, values: pd.Series, rows: pd.Series, shown, where: dict, findings: Findings) -> None:
+    """Whole numbers, minimums, signs and pennies."""
+    if column.type not in ("int", "money"):
+        return
+    pick = lambda mask: None if shown is None else shown[mask]  # noqa: E731
+    if column.type == "int":
+        fraction = values.notna() & (values % 1 != 0)
+        findings.add("CELL-NOT-WHOLE", "error", "expected a whole number (no decimals)", rows=rows[fraction], values=pick(fraction), **where)
+    negative_allowed = column.type == "money" and column.allow_negative
+    negative = values.notna() & (values < 0) & (not negative_allowed)
+    findings.add("CELL-NEGATIVE", "error", "expected a number of 0 or more (no negative values)", rows=rows[negative], values=pick(negative), **where)
+    below = values.notna() & (values >= 0) & (values < column.min)
+    findings.add("CELL-BELOW-MINIMUM", "error", f"expected a number of {column.min} or more", rows=rows[below], values=pick(below), **where)
+    if column.type == "money":
+        pennies = values.notna() & ((values * 100).round(6) % 1 != 0)
+        findings.add(
+            "CELL-MONEY-DECIMALS", "warning", "money has at most 2 decimal places: the value was rounded to the penny",
+            rows=rows[pennies], values=pick(pennies), **where,
+        )
+        values[pennies] = values[pennies].round(2)
+
+
+def _table_checks(table: Table, frame: pd.DataFrame, letters: dict[str, str], findings: Findings) -> None:
+    """Row counts, unique keys and codes that must be present."""
+    n = len(frame)
+    if n < table.rows_min or (table.rows_max is not None and n > table.rows_max):
+        wanted = f"exactly {table.rows_min}" if table.rows_min == table.rows_max else f"at least {table.rows_min}"
+        findings.add("TABLE-ROW-COUNT", "error", f"'{table.name}' must have {wanted} data row(s); it has {n}", table=table.name)
+    if table.key and n:
+        keys = frame[list(table.key)]
+        dup = keys.notna().all(axis=1) & keys.duplicated(keep="first")
+        personal = any(table.column(k).personal for k in table.key)
+        shown = None if personal else keys[dup].astype(str).agg(" / ".join, axis=1)
+        findings.add(
+            "ROW-DUPLICATE-KEY", "error",
+            f"each {' + '.join(table.key)} may appear only once in '{table.name}': this row repeats an earlier one",
+            table=table.name, rows=frame[ROW][dup], column=table.key[0], letter=letters.get(table.key[0]), values=shown,
+        )
+    for column, codes in table.required_codes.items():
+        for code in set(codes) - set(frame[column].dropna()):
+            findings.add(
+                "TABLE-CODE-MISSING", "error", f"'{table.name}' must have a row with {column} '{code}'",
+                table=table.name, column=column, letter=letters.get(column),
+            )
+
+
+def _identify(result: ValidatedReturn, reference_dir: Path | None) -> None:
+    """Who and when, from the submission table (never from the file name)."""
+    frame = result.tables.get("submission")
+    if frame is None or frame.empty:
+        return
+    first = frame.iloc[0]
+    submitted = first.get("la_code")
+    result.la_code_submitted = None if pd.isna(submitted) else str(submitted)
+    if result.la_code_submitted:
+        gss = reference.gss_for(pd.Series([result.la_code_submitted]), reference_dir).iloc[0]
+        result.la_code = None if pd.isna(gss) else gss
+    result.period = None if pd.isna(first.get("period")) else first["period"].date()
+    result.return_version = None if pd.isna(first.get("return_version")) else str(first["return_version"])
+    result.submitted_at = None if pd.isna(first.get("submitted_at")) else first["submitted_at"].to_pydatetime()
+    email = first.get("contact_email")
+    result.contact_email = None if email is None or pd.isna(email) else str(email)
+
+

@@ -1,0 +1,153 @@
+"""The DuckDB warehouse: its ledger and raw tables, and the one-writer rule.
+
+DuckDB allows one writing process, so every writer takes `writer_lock` first
+and opens its connection in a `with` block. The raw tables are generated from
+every known contract version; a column a later version adds is added to the
+table, so the schema only ever grows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.returns.schema import warehouse_columns
+
+SCHEMAS = ("ops", "raw")
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS ops.submissions (
+    submission_id      VARCHAR PRIMARY KEY,   -- SHA-256 of the file as received
+    source_path        VARCHAR NOT NULL,      -- where it was found, relative to the landing folder
+    archive_path       VARCHAR,
+    form               VARCHAR,               -- xlsx | zip | folder; NULL when unreadable
+    la_code            VARCHAR,               -- ONS GSS code; NULL when not identified
+    la_code_submitted  VARCHAR,
+    period             DATE,
+    return_version     VARCHAR,
+    contract_version   VARCHAR,
+    submitted_at       TIMESTAMP,
+    received_at        TIMESTAMP NOT NULL,
+    status             VARCHAR NOT NULL,      -- accepted | accepted_with_warnings | rejected
+    errors             INTEGER NOT NULL,
+    warnings           INTEGER NOT NULL,
+    is_current         BOOLEAN NOT NULL,
+    superseded_by      VARCHAR,
+    placement_rows     INTEGER,
+    findings_json      VARCHAR,
+    findings_html      VARCHAR
+);
+CREATE TABLE IF NOT EXISTS ops.findings (
+    submission_id  VARCHAR NOT NULL,
+    code           VARCHAR NOT NULL,
+    severity       VARCHAR NOT NULL,
+    table_name     VARCHAR,
+    row_number     INTEGER,
+    column_name    VARCHAR,
+    column_letter  VARCHAR,
+    value          VARCHAR,
+    expected       VARCHAR
+);
+"""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another process is writing the warehouse."""
+
+
+@contextlib.contextmanager
+def writer_lock(warehouse: Path, timeout_s: float = 600.0):
+    """Hold the warehouse's writer lock; wait up to `timeout_s`, then say who to wait for."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    with lock_path.open("a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise WarehouseBusy(
+                        f"another run is writing {warehouse} (lock {lock_path}); try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    return duckdb.connect(str(warehouse), read_only=read_only)
+
+
+def raw_table_ddl() -> list[str]:
+    statements = []
+    for table, columns in warehouse_columns().items():
+        cols = ",\n    ".join(f"{c.name} {'VARCHAR' if c.pseudonymise else c.sql_type}" for c in columns)
+        statements.append(
+            f"CREATE TABLE IF NOT EXISTS raw.{table} (\n    submission_id VARCHAR NOT NULL,\n    source_row INTEGER NOT NULL,\n    {cols}\n)"
+        )
+        # A later contract version's new column reaches a table created under an older one.
+        statements.extend(f"ALTER TABLE raw.{table} ADD COLUMN IF NOT EXISTS {c.name} {c.sql_type}" for c in columns)
+    return statements
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    con.execute(LEDGER_DDL)
+    for statement in raw_table_ddl():
+        con.execute(statement)
+
+
+def already_received(con: duckdb.DuckDBPyConnection, submission_id: str) -> bool:
+    return con.execute("SELECT count(*) FROM ops.submissions WHERE submission_id = ?", [submission_id]).fetchone()[0] > 0
+
+
+def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("incoming", frame)
+    try:
+        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+    finally:
+        con.unregister("incoming")
+
+
+def refresh_current(con: duckdb.DuckDBPyConnection, la_code: str, period) -> None:
+    """The accepted return with the latest submitted_at (ties: latest arrival) is current; the others point at it."""
+    con.execute(
+        """
+        WITH ranked AS (
+            SELECT submission_id,
+                   first_value(submission_id) OVER (
+                       ORDER BY submitted_at DESC NULLS LAST, received_at DESC, submission_id DESC
+                   ) AS winner
+            FROM ops.submissions
+            WHERE la_code = $la AND period = $period AND status <> 'rejected'
+        )
+        UPDATE ops.submissions AS s
+        SET is_current = (s.submission_id = r.winner),
+            superseded_by = CASE WHEN s.submission_id = r.winner THEN NULL ELSE r.winner END
+        FROM ranked AS r
+        WHERE s.submission_id = r.submission_id
+        """,
+        {"la": la_code, "period": period},
+    )
+
+
+def table_counts(warehouse: Path) -> dict[str, int]:
+    """Rows in every ops and raw table (for summaries and tests)."""
+    with connect(warehouse, read_only=True) as con:
+        names = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_schema IN ('ops', 'raw') ORDER BY 1"
+        ).fetchall()
+        return {n: con.execute(f"SELECT count(*) FROM {n}").fetchone()[0] for (n,) in names}
