@@ -1,0 +1,138 @@
+"""The `fostering` command: what an LA analyst or an operator types.
+
+`run` goes through Dagster (in-process), so the command line and the
+scheduled deployment run the very same assets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
+def _discover_all(paths: tuple[str, ...]) -> list[Path]:
+    """Each PATH is a return, or a folder whose returns are all checked."""
+    from orchestration.returns.landing import discover
+
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        holds_csv = path.is_dir() and any(p.suffix.lower() == ".csv" for p in path.iterdir())
+        if path.is_dir() and not holds_csv:
+            returns, _ = discover(path)
+            found.extend(returns)
+        else:
+            found.append(path)
+    return found
+
+
+@click.group()
+@click.version_option(package_name="fostering-sufficiency")
+def main() -> None:
+    """Fostering sufficiency pipeline: validate, ingest and publish LAs' monthly fostering returns."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def validate(paths: tuple[str, ...], fmt: str) -> None:
+    """Check returns against the contract without loading them. Exit status 1 if any has an error."""
+    from orchestration.returns.findings import as_records, describe
+    from orchestration.returns.validate import validate_path
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    results = []
+    for path in _discover_all(paths):
+        checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
+        results.append(
+            {
+                "path": str(path),
+                "status": checked.status,
+                "la_code": checked.la_code,
+                "period": checked.period.strftime("%Y-%m") if checked.period else None,
+                "contract_version": checked.contract.version,
+                "errors": checked.errors,
+                "warnings": checked.warnings,
+                "findings": as_records(checked.findings),
+            }
+        )
+    if fmt == "json":
+        click.echo(json.dumps(results, indent=2, default=str))
+    else:
+        for r in results:
+            click.echo(f"{r['path']}: {r['status'].replace('_', ' ')} (LA {r['la_code'] or '?'}, period {r['period'] or '?'}): {r['errors']} error(s), {r['warnings']} warning(s)")
+            for finding in r["findings"]:
+                click.echo("  " + describe(finding))
+        bad = sum(r["errors"] > 0 for r in results)
+        click.echo(f"\n{len(results)} return(s) checked: {len(results) - bad} without errors, {bad} with errors.")
+    sys.exit(1 if any(r["errors"] for r in results) else 0)
+
+
+@main.command()
+@click.argument("out", type=click.Path(dir_okay=False))
+@click.option("--version", "version", default=None, help="Contract version (default: the newest).")
+def template(out: str, version: str | None) -> None:
+    """Write a blank return workbook: a sheet per table, dropdowns for every code list, a Guidance sheet."""
+    from orchestration.returns.schema import load_contract
+    from orchestration.returns.template import write_template
+
+    path = write_template(Path(out), load_contract(version))
+    click.echo(f"Blank return template (contract {load_contract(version).version}) written to {path}")
+
+
+@main.command()
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the returns into.")
+@click.option("--las", default=8, show_default=True, help="Number of local authorities.")
+@click.option("--months", default=30, show_default=True, help="Number of consecutive months.")
+@click.option("--seed", default=1, show_default=True, help="Random seed: the same seed gives the same files.")
+@click.option("--start", default="2021-04", show_default=True, help="First period, YYYY-MM.")
+@click.option("--forms", type=click.Choice(["mixed", "zip", "xlsx", "folder"]), default="mixed", show_default=True)
+@click.option("--no-trafford", is_flag=True, help="Do not use Trafford's real 2021/22 series.")
+def sample(out: str, las: int, months: int, seed: int, start: str, forms: str, no_trafford: bool) -> None:
+    """Write deterministic synthetic returns (the bundled sample is the default)."""
+    from orchestration.sample import generate
+
+    started = time.perf_counter()
+    paths = generate(Path(out), las=las, months=months, seed=seed, start=start, with_trafford=not no_trafford, forms=forms)
+    click.echo(f"{len(paths)} returns written to {out} in {time.perf_counter() - started:.1f}s")
+
+
+@main.command()
+@click.option("--landing", type=click.Path(file_okay=False), help="Folder the returns land in (default: raw/sample).")
+@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
+@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
+def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> None:
+    """The main job: ingest every new return in the landing folder."""
+    from orchestration.pipeline import run_pipeline
+    from orchestration.settings import ConfigurationError, load_settings
+    from orchestration.warehouse import WarehouseBusy
+
+    env = dict(os.environ)
+    if landing:
+        env["FOSTERING_LANDING"] = landing
+    if warehouse:
+        env["FOSTERING_WAREHOUSE"] = warehouse
+    if publish_dir:
+        env["FOSTERING_PUBLISH_DIR"] = publish_dir
+    settings = load_settings(env)
+    try:
+        report = run_pipeline(settings)
+    except (ConfigurationError, WarehouseBusy) as exc:
+        click.echo(f"fostering run: {exc}", err=True)
+        sys.exit(2)
+    except RuntimeError as exc:
+        click.echo(f"fostering run: the pipeline failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report)
+
+
+if __name__ == "__main__":
+    main()

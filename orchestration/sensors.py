@@ -1,0 +1,49 @@
+"""The landing-folder sensor: one run per new or changed return.
+
+The run key is the return's checksum, so Dagster never launches two runs for
+the same bytes (across daemon restarts too: run keys are kept in the instance),
+and an edited file, having a new checksum, is a new run. The cursor remembers
+each path's size and modification time so unchanged files are not re-hashed on
+every tick.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.jobs import ingest_job
+from orchestration.resources import LandingResource
+from orchestration.returns.landing import checksum, discover
+
+
+def _stamp(path) -> list:
+    if path.is_dir():
+        stats = [p.stat() for p in path.iterdir() if p.is_file()]
+        return [sum(s.st_size for s in stats), max((s.st_mtime_ns for s in stats), default=0)]
+    stat = path.stat()
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+@dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED)
+def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
+    """Ask for one ingest run per return whose bytes have not been seen before."""
+    seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}
+    returns, _ = discover(Path(landing.path))
+    current: dict[str, list] = {}
+    for path in returns:
+        stamp = _stamp(path)
+        previous = seen.get(str(path))
+        if previous and previous[:2] == stamp:
+            current[str(path)] = previous
+            continue
+        digest = checksum(path)
+        current[str(path)] = [*stamp, digest]
+        if previous and previous[2] == digest:
+            continue  # touched, not changed
+        yield dg.RunRequest(
+            run_key=digest,
+            run_config={"ops": {"ingest_returns": {"config": {"paths": [str(path)]}}}},
+            tags={"fostering/return": path.name, "fostering/checksum": digest[:12]},
+        )
+    context.update_cursor(json.dumps(current))
