@@ -10,19 +10,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from orchestration import reference
-from orchestration.returns.findings import ReportHeader, write_reports
+from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
 from orchestration.returns.pseudonymise import protect
 from orchestration.returns.readers import ROW
+from orchestration.returns.schema import load_contract
 from orchestration.returns.validate import ValidatedReturn, validate_path
 from orchestration.settings import Settings
-from orchestration.warehouse import already_received, connect, ensure_schema, insert_frame, refresh_current, writer_lock
+from orchestration.warehouse import connect, ensure_schema, insert_frame, refresh_current, writer_lock
 
 log = logging.getLogger(__name__)
 
@@ -55,87 +59,145 @@ class IngestSummary:
         return sum(o.placement_rows for o in self.outcomes)
 
 
+@dataclass
+class Prepared:
+    """A return made ready to store: everything computed, nothing yet written to the warehouse."""
+
+    ledger: dict
+    findings: pd.DataFrame
+    tables: dict[str, pd.DataFrame]  # pseudonymised; empty when rejected
+    outcome: Outcome
+
+
+# Below this many returns the start-up of worker processes costs more than it saves.
+PARALLEL_FROM = 8
+
+
 def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.datetime | None = None) -> IngestSummary:
-    """Ingest every return in the landing folder (or just `paths`) that has not been received before."""
+    """Ingest every return in the landing folder (or just `paths`) that has not been received before.
+
+    Returns are checked in parallel worker processes (reading, validating and
+    pseudonymising are independent per return); this process alone writes, one
+    transaction per return, in landing order, holding the warehouse's writer lock.
+    """
     settings.require_real_key()
     summary = IngestSummary()
     if paths is None:
         paths, summary.ignored = discover(settings.landing)
+    received_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None)
     with writer_lock(settings.warehouse):
         with connect(settings.warehouse) as con:
             ensure_schema(con)
-        for path in paths:
-            summary.outcomes.append(ingest_one(Path(path), settings, now=now))
+            seen = {row[0] for row in con.execute("SELECT submission_id FROM ops.submissions").fetchall()}
+        todo = []
+        for path in map(Path, paths):
+            digest = checksum(path) if path.exists() else f"missing:{path}"
+            if digest in seen:
+                summary.outcomes.append(Outcome(_relative(path, settings.landing), digest, "already_received"))
+                continue
+            seen.add(digest)
+            todo.append((path, digest))
+        with connect(settings.warehouse) as con:
+            for prepared in _prepare_all(todo, settings, received_at):
+                _store(con, prepared)
+                summary.outcomes.append(prepared.outcome)
     return summary
 
 
-def ingest_one(path: Path, settings: Settings, now: dt.datetime | None = None) -> Outcome:
-    """Ingest one return. The caller holds the writer lock."""
-    source = _relative(path, settings.landing)
-    digest = checksum(path) if path.exists() else "missing:" + source
-    with connect(settings.warehouse) as con:
-        ensure_schema(con)
-        if already_received(con, digest):
-            return Outcome(source, digest, "already_received")
-    received_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None)
+def _prepare_all(todo: list[tuple[Path, str]], settings: Settings, received_at: dt.datetime):
+    jobs = [(path, digest, settings, received_at) for path, digest in todo]
+    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
+        yield from map(_prepare_safely, jobs)
+        return
+    # "spawn": a forked child would inherit this process's open DuckDB and Dagster state.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
+        yield from pool.map(_prepare_safely, jobs, chunksize=4)
+
+
+def _prepare_safely(job) -> Prepared:
+    """Prepare one return; a failure of the pipeline itself rejects that return, not the run."""
+    path, digest, settings, received_at = job
+    try:
+        return prepare(path, digest, settings, received_at)
+    except Exception as exc:  # noqa: BLE001 - reported on the ledger and in the log, never lost
+        log.exception("could not check return %s", _relative(path, settings.landing))
+        findings = Findings()
+        findings.add(
+            "PIPELINE-ERROR", "error",
+            f"the pipeline could not check this return ({type(exc).__name__}); it has been kept and the operators can see why in the log",
+        )
+        checked = ValidatedReturn(path=path, form=None, contract=load_contract(), tables={}, findings=findings.frame())
+        return _prepared(checked, path, digest, settings, received_at, kept=archive(path, digest, settings.archive_dir) if path.exists() else None)
+
+
+def prepare(path: Path, digest: str, settings: Settings, received_at: dt.datetime) -> Prepared:
+    """Archive, validate, report and (when accepted) pseudonymise one return."""
     kept = archive(path, digest, settings.archive_dir) if path.exists() else None
     checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
+    return _prepared(checked, path, digest, settings, received_at, kept)
+
+
+def _prepared(checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept) -> Prepared:
+    source = _relative(path, settings.landing)
     reports = _report(checked, source, digest, received_at, settings)
-    placements = len(checked.tables.get("placements", ())) if checked.status != "rejected" else 0
-    ledger = pd.DataFrame(
-        [
-            {
-                "submission_id": digest,
-                "source_path": source,
-                "archive_path": str(kept) if kept else None,
-                "form": checked.form,
-                "la_code": checked.la_code,
-                "la_code_submitted": checked.la_code_submitted,
-                "period": checked.period,
-                "return_version": checked.return_version,
-                "contract_version": checked.contract.version,
-                "submitted_at": checked.submitted_at,
-                "received_at": received_at,
-                "status": checked.status,
-                "errors": checked.errors,
-                "warnings": checked.warnings,
-                "is_current": False,
-                "superseded_by": None,
-                "placement_rows": placements,
-                "findings_json": str(reports["json"]),
-                "findings_html": str(reports["html"]),
-            }
-        ]
-    )
+    accepted = checked.status != "rejected"
+    tables = _protected(checked, digest, settings) if accepted else {}
+    placements = len(tables.get("placements", ()))
+    ledger = {
+        "submission_id": digest,
+        "source_path": source,
+        "archive_path": str(kept) if kept else None,
+        "form": checked.form,
+        "la_code": checked.la_code,
+        "la_code_submitted": checked.la_code_submitted,
+        "period": checked.period,
+        "return_version": checked.return_version,
+        "contract_version": checked.contract.version,
+        "submitted_at": checked.submitted_at,
+        "received_at": received_at,
+        "status": checked.status,
+        "errors": checked.errors,
+        "warnings": checked.warnings,
+        "is_current": False,
+        "superseded_by": None,
+        "placement_rows": placements,
+        "findings_json": str(reports["json"]),
+        "findings_html": str(reports["html"]),
+    }
     findings = checked.findings.rename(columns={"table": "table_name", "row": "row_number", "column": "column_name"})
-    with connect(settings.warehouse) as con:
-        con.begin()
-        try:
-            insert_frame(con, "ops.submissions", ledger)
-            insert_frame(con, "ops.findings", findings.assign(submission_id=digest))
-            if checked.status != "rejected":
-                _load_tables(con, checked, digest, settings)
-                refresh_current(con, checked.la_code, checked.period)
-            con.commit()
-        except BaseException:
-            con.rollback()
-            raise
-    log.info(
-        "return %s: %s (%d errors, %d warnings) LA %s period %s",
-        source, checked.status, checked.errors, checked.warnings, checked.la_code or "?", checked.period or "?",
-    )
-    return Outcome(
+    outcome = Outcome(
         source, digest, checked.status, checked.la_code, checked.period.strftime("%Y-%m") if checked.period else None,
         checked.errors, checked.warnings, placements, str(reports["html"]),
     )
+    return Prepared(ledger, findings.assign(submission_id=digest), tables, outcome)
 
 
-def _load_tables(con, checked: ValidatedReturn, digest: str, settings: Settings) -> None:
+def _store(con, prepared: Prepared) -> None:
+    """One return, one transaction: ledger row, findings, and its tables if accepted."""
+    ledger = prepared.ledger
+    con.begin()
+    try:
+        insert_frame(con, "ops.submissions", pd.DataFrame([ledger]))
+        insert_frame(con, "ops.findings", prepared.findings)
+        for name, frame in prepared.tables.items():
+            insert_frame(con, f"raw.{name}", frame)
+        if ledger["status"] != "rejected":
+            refresh_current(con, ledger["la_code"], ledger["period"])
+        con.commit()
+    except BaseException:
+        con.rollback()
+        raise
+    o = prepared.outcome
+    log.info("return %s: %s (%d errors, %d warnings) LA %s period %s", o.source, o.status, o.errors, o.warnings, o.la_code or "?", o.period or "?")
+
+
+def _protected(checked: ValidatedReturn, digest: str, settings: Settings) -> dict[str, pd.DataFrame]:
+    out = {}
     for name, frame in checked.tables.items():
-        table = checked.contract.tables[name]
-        stored = protect(table, frame, checked.la_code, settings.pseudonym_key)
-        stored = stored.rename(columns={ROW: "source_row"}).assign(submission_id=digest)
-        insert_frame(con, f"raw.{name}", stored)
+        stored = protect(checked.contract.tables[name], frame, checked.la_code, settings.pseudonym_key)
+        out[name] = stored.rename(columns={ROW: "source_row"}).assign(submission_id=digest)
+    return out
 
 
 def _report(checked: ValidatedReturn, source: str, digest: str, received_at: dt.datetime, settings: Settings) -> dict[str, Path]:

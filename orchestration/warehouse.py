@@ -108,10 +108,6 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
-def already_received(con: duckdb.DuckDBPyConnection, submission_id: str) -> bool:
-    return con.execute("SELECT count(*) FROM ops.submissions WHERE submission_id = ?", [submission_id]).fetchone()[0] > 0
-
-
 def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFrame) -> None:
     if frame.empty:
         return

@@ -21,6 +21,10 @@ _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 
 def kinds(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Masks of the cells that are text, numbers and dates."""
+    inferred = pd.api.types.infer_dtype(series, skipna=True)
+    if inferred in ("string", "empty"):  # every CSV column: no need to look cell by cell
+        none = pd.Series(False, index=series.index)
+        return (series.notna() if inferred == "string" else none), none, none
     types = series.map(type)
     is_text = types == str
     is_number = types.isin([int, float, np.int64, np.float64]) & series.notna()
@@ -61,13 +65,20 @@ def as_number(series: pd.Series, *, money: bool) -> tuple[pd.Series, pd.Series]:
     """Numbers, accepting '1,234' (thousands) and, for money, a leading '£'."""
     is_text, is_number, _ = kinds(series)
     values = pd.Series(np.nan, index=series.index, dtype="float64")
-    values[is_number] = pd.to_numeric(series[is_number])
-    text = series[is_text]
-    if money:
-        text = text.str.replace(r"^(-?)\s*£\s*", r"\1", regex=True)
-    thousands = text.str.fullmatch(_THOUSANDS)
-    text = text.mask(thousands, text.str.replace(",", "", regex=False))
-    values[is_text] = pd.to_numeric(text, errors="coerce")
+    if is_number.any():
+        values[is_number] = pd.to_numeric(series[is_number])
+    if is_text.any():
+        text = series[is_text]
+        parsed = pd.to_numeric(text, errors="coerce")
+        retry = parsed.isna()
+        if retry.any():  # only the cells that did not parse plainly get the slower clean-up
+            odd = text[retry]
+            if money:
+                odd = odd.str.replace(r"^(-?)\s*£\s*", r"\1", regex=True)
+            thousands = odd.str.fullmatch(_THOUSANDS).fillna(False).astype(bool)
+            odd = odd.mask(thousands, odd.str.replace(",", "", regex=False))
+            parsed[retry] = pd.to_numeric(odd, errors="coerce")
+        values[is_text] = parsed
     bad = series.notna() & values.isna()
     what = "an amount in pounds, e.g. 525.50 (no text)" if money else "a whole number, e.g. 12 (no text)"
     return values, _problems(series.index, bad, f"expected {what}")
@@ -84,8 +95,13 @@ def as_date(series: pd.Series, *, with_time: bool = False) -> tuple[pd.Series, p
         ok = serial.between(1, 2958465)
         values[serial.index[ok]] = EXCEL_EPOCH + pd.to_timedelta(serial[ok], unit="D")
     text = series[is_text]
-    iso = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?")
-    values[text.index[iso]] = pd.to_datetime(text[iso], format="ISO8601", errors="coerce")
+    if len(text):
+        plain = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")  # the usual case, fast
+        values[text.index] = plain
+        rest = text[plain.isna()]
+        iso = rest.str.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?").fillna(False).astype(bool)
+        if iso.any():
+            values[rest.index[iso]] = pd.to_datetime(rest[iso], format="ISO8601", errors="coerce")
     if not with_time:
         values = values.dt.normalize()
     bad = series.notna() & values.isna()
@@ -109,8 +125,10 @@ def as_period(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 def as_code(series: pd.Series, codes: dict[str, str]) -> tuple[pd.Series, pd.Series]:
     """One of a closed list, matched regardless of case and given back as the list spells it."""
     text, _ = as_text(series)
-    canonical = {code.lower(): code for code in codes}
-    values = text.str.lower().map(canonical)
+    values = text.map({code: code for code in codes})
+    other_case = values.isna() & text.notna()
+    if other_case.any():
+        values[other_case] = text[other_case].str.lower().map({code.lower(): code for code in codes})
     bad = text.notna() & values.isna()
     listed = ", ".join(codes) if len(codes) <= 12 else ", ".join(list(codes)[:12]) + ", ... (see the Guidance sheet)"
     return values.astype(object), _problems(series.index, bad, f"expected one of: {listed}")

@@ -31,11 +31,9 @@ def discover(landing: Path) -> tuple[list[Path], list[Ignored]]:
     for folder, dirs, files in os.walk(landing):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         here = Path(folder)
-        csvs = [f for f in files if f.lower().endswith(".csv")]
-        if csvs and here != landing:
-            returns.append(here)
-            dirs[:] = []  # a folder of CSVs is one return; its sub-folders are not walked
-            continue
+        csv_folder = here != landing and any(f.lower().endswith(".csv") for f in files)
+        if csv_folder:
+            returns.append(here)  # its CSV files are one return; anything else beside them is looked at too
         for name in sorted(files):
             path = here / name
             suffix = path.suffix.lower()
@@ -47,6 +45,8 @@ def discover(landing: Path) -> tuple[list[Path], list[Ignored]]:
                 returns.append(path)
             elif suffix == ".xls":
                 ignored.append(Ignored(path, "an old-format Excel file (.xls): save it as .xlsx to submit it"))
+            elif suffix == ".csv" and csv_folder:
+                continue
             elif suffix == ".csv":
                 ignored.append(Ignored(path, "a CSV file on its own: put a return's CSV files in a folder of their own"))
             else:

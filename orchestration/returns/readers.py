@@ -214,10 +214,14 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
 
     header = [h.strip() for h in next(csv.reader([first_line]))]
     names = _dedupe(header)
-    bad_rows: list[int] = []
+    skipped: list[int] = []  # ordinals of the non-blank lines the parser skipped
+    bad_rows: list[int] = []  # of those, the ones to report
 
     def on_invalid(row):
-        bad_rows.append(row.number if row.number is not None else -1)
+        number = row.number if row.number is not None else -1
+        skipped.append(number)
+        if row.text.strip(" \t\r"):  # a line of spaces is a blank row, not a broken one
+            bad_rows.append(number)
         return "skip"
 
     table = pacsv.read_csv(
@@ -230,8 +234,7 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
     )
     frame = table.to_pandas().astype(object)
     lines = _non_blank_lines(data)
-    skipped = [n for n in bad_rows if 0 < n <= len(lines)]
-    data_lines = np.delete(lines, [0, *(n - 1 for n in skipped)])
+    data_lines = np.delete(lines, [0, *(n - 1 for n in skipped if 0 < n <= len(lines))])
     # values spanning several lines upset the count: then fall back to row order
     frame[ROW] = data_lines if len(data_lines) == len(frame) else np.arange(2, len(frame) + 2)
     for ordinal in bad_rows:

@@ -50,6 +50,18 @@ def _report(findings: Findings, rule: dict, ctx: RuleContext, frame: pd.DataFram
     )
 
 
+def row_rule(check):
+    """A rule about the rows of its own table: with no rows there is nothing to check."""
+
+    def run(rule, ctx, findings):
+        if not ctx.tables[rule["table"]].empty:
+            check(rule, ctx, findings)
+
+    run.__name__ = check.__name__
+    run.__doc__ = check.__doc__
+    return run
+
+
 def _date(values: pd.Series) -> pd.Series:
     return values.dt.strftime("%Y-%m-%d")
 
@@ -57,6 +69,7 @@ def _date(values: pd.Series) -> pd.Series:
 # --- submission ---------------------------------------------------------------
 
 
+@row_rule
 def la_in_reference(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     codes = frame[rule["column"]]
@@ -64,6 +77,7 @@ def la_in_reference(rule, ctx, findings):
     _report(findings, rule, ctx, frame, unknown, rule["column"])
 
 
+@row_rule
 def known_return_version(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     versions = frame[rule["column"]]
@@ -74,6 +88,7 @@ def known_return_version(rule, ctx, findings):
     _report(findings, rule, ctx, frame, unknown, rule["column"], expected)
 
 
+@row_rule
 def period_in_range(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     period = frame[rule["column"]]
@@ -85,6 +100,7 @@ def period_in_range(rule, ctx, findings):
     _report(findings, rule, ctx, shown, outside, rule["column"], expected)
 
 
+@row_rule
 def submitted_after_period(rule, ctx, findings):
     if ctx.period is None:
         return
@@ -98,6 +114,7 @@ def submitted_after_period(rule, ctx, findings):
 # --- sums -------------------------------------------------------------------------
 
 
+@row_rule
 def sum_equals(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     terms = frame[rule["terms"]]
@@ -150,6 +167,7 @@ def breakdown_matches_total(rule, ctx, findings):
 # --- placements ---------------------------------------------------------------
 
 
+@row_rule
 def overlaps_period(rule, ctx, findings):
     if ctx.period is None:
         return
@@ -163,6 +181,7 @@ def overlaps_period(rule, ctx, findings):
     _report(findings, rule, ctx, frame.assign(**{rule["end"]: _date(end)}), early & ~late, rule["end"], expected)
 
 
+@row_rule
 def not_before(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     column, other = frame[rule["column"]], frame[rule["other"]]
@@ -170,6 +189,7 @@ def not_before(rule, ctx, findings):
     _report(findings, rule, ctx, frame.assign(**{rule["column"]: _date(column)}), wrong, rule["column"])
 
 
+@row_rule
 def age_under(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     birth, at = frame[rule["birth"]], frame[rule["at"]]
@@ -179,6 +199,7 @@ def age_under(rule, ctx, findings):
     _report(findings, rule, ctx, frame, too_old, rule["birth"])
 
 
+@row_rule
 def no_overlap(rule, ctx, findings):
     """Placements of one child as half-open [start, end): a move on day X ends one and starts the next."""
     frame = ctx.tables[rule["table"]]
@@ -213,6 +234,7 @@ def _categories(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     return out
 
 
+@row_rule
 def maps_to_category(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     known = frame[rule["columns"]].notna().all(axis=1)
@@ -221,6 +243,7 @@ def maps_to_category(rule, ctx, findings):
     _report(findings, rule, ctx, shown, unmapped, "placement_type")
 
 
+@row_rule
 def code_valid_for_period(rule, ctx, findings):
     if ctx.period is None:
         return
@@ -233,11 +256,13 @@ def code_valid_for_period(rule, ctx, findings):
     _report(findings, rule, ctx, frame, retired, rule["column"], expected)
 
 
+@row_rule
 def cost_in_range(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     category = _categories(frame, ctx)["category"]
     ranges = reference.cost_ranges(ctx.reference_dir).set_index("category")
-    low, high = category.map(ranges["min_weekly_cost"]), category.map(ranges["max_weekly_cost"])
+    low = category.map(ranges["min_weekly_cost"]).astype("float64")
+    high = category.map(ranges["max_weekly_cost"]).astype("float64")
     cost = frame[rule["column"]]
     outside = cost.notna() & low.notna() & ((cost < low) | (cost > high))
     expected = (

@@ -113,7 +113,11 @@ def _table(name: str, spec: dict) -> Table:
 
 def contract_files(contracts_dir: Path | None = None) -> dict[str, Path]:
     """Every contract version this pipeline knows, by version string."""
-    contracts_dir = contracts_dir or load_settings().contracts_dir
+    return _contract_files(contracts_dir or load_settings().contracts_dir)
+
+
+@lru_cache(maxsize=None)
+def _contract_files(contracts_dir: Path) -> dict[str, Path]:
     files = {}
     for path in sorted(contracts_dir.glob("monthly-return-v*.yaml")):
         version = yaml.safe_load(path.read_text(encoding="utf-8"))["version"]
@@ -121,16 +125,33 @@ def contract_files(contracts_dir: Path | None = None) -> dict[str, Path]:
     return files
 
 
+def _by_number(versions) -> list[str]:
+    return sorted(versions, key=lambda v: tuple(int(p) for p in v.split(".")))
+
+
 def known_versions() -> list[str]:
-    return sorted(contract_files(), key=lambda v: tuple(int(p) for p in v.split(".")))
+    return _by_number(contract_files())
+
+
+def load_contract(version: str | None = None) -> Contract:
+    """The contract for one return version (the newest when none is named)."""
+    return _load_contract(version, load_settings().contracts_dir)
+
+
+def clear_caches() -> None:
+    """Forget loaded contracts (tests that write a new contract version call this)."""
+    _load_contract.cache_clear()
+    _contract_files.cache_clear()
+
+
+load_contract.cache_clear = clear_caches  # type: ignore[attr-defined]
 
 
 @lru_cache(maxsize=None)
-def load_contract(version: str | None = None) -> Contract:
-    """The contract for one return version (the newest when none is named)."""
+def _load_contract(version: str | None, contracts_dir: Path) -> Contract:
     settings = load_settings()
-    files = contract_files(settings.contracts_dir)
-    version = version or known_versions()[-1]
+    files = contract_files(contracts_dir)
+    version = version or _by_number(files)[-1]
     if version not in files:
         raise KeyError(f"no contract for return version {version!r}; known: {', '.join(sorted(files))}")
     path = files[version]

@@ -76,8 +76,10 @@ def validate(path: Path, read: ReadResult, *, reference_dir: Path | None = None,
         sheet = sheets.get(normalise_name(name))
         if sheet is None:
             continue
-        frame, letters[name] = _columns(table, sheet, findings)
-        result.tables[name] = _typed(table, frame, letters[name], contract, findings)
+        frame, letters[name], missing = _columns(table, sheet, findings)
+        if frame is None:
+            continue
+        result.tables[name] = _typed(table, frame, letters[name], missing, contract, findings)
         _table_checks(table, result.tables[name], letters[name], findings)
 
     _identify(result, reference_dir)
@@ -137,18 +139,34 @@ def _check_sheets(contract: Contract, sheets: dict[str, SheetData], findings: Fi
         )
 
 
-def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.DataFrame, dict[str, str]]:
-    """The table's contract columns, by contract name, from whatever headers were written."""
+def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.DataFrame | None, dict[str, str], set[str]]:
+    """The table's contract columns, by contract name, from whatever headers were written.
+
+    Returns the frame (None when the sheet has no recognisable header row), the
+    Excel letters, and the contract columns that were missing.
+    """
     frame = sheet.frame
     header_row = int(frame[ROW].min()) - 1 if len(frame) else 1
     by_name: dict[str, list[str]] = {}
     for header in frame.columns.drop(ROW):
         by_name.setdefault(normalise_name(header.split("\x00")[0]), []).append(header)
+    if len(frame.columns) > 1 and not set(by_name) & set(table.column_names):
+        # Not one header matches: the header row is missing or something sits above it.
+        # Say so once, and show none of the row's cells: they may be a child's details.
+        findings.add(
+            "TABLE-NO-HEADER", "error",
+            f"the first non-empty row of '{table.name}' must be the header row with the column names "
+            f"({', '.join(table.column_names[:4])}, ...): no column name was recognised in row {header_row}",
+            table=table.name, rows=header_row,
+        )
+        return None, {}, set(table.column_names)
     out = pd.DataFrame({ROW: frame[ROW]})
-    letters = {}
+    letters: dict[str, str] = {}
+    missing: set[str] = set()
     for column in table.columns:
         found = by_name.pop(column.name, None)
         if found is None:
+            missing.add(column.name)
             if column.required:
                 findings.add(
                     "COLUMN-MISSING", "error", f"the required column '{column.name}' is missing: add it to the header row",
@@ -165,43 +183,51 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
         letters[column.name] = sheet.letters.get(found[0])
     for headers in by_name.values():
         for header in headers:
+            name = header.split("\x00")[0]
             findings.add(
-                "COLUMN-UNKNOWN", "warning", f"the column '{header.split(chr(0))[0]}' is not part of the return and was ignored",
-                table=table.name, rows=header_row, letter=sheet.letters.get(header),
-                values=header.split("\x00")[0],
+                "COLUMN-UNKNOWN", "warning", f"the column '{name}' is not part of the return and was ignored",
+                table=table.name, rows=header_row, letter=sheet.letters.get(header), values=name,
             )
-    return out, letters
+    return out, letters, missing
 
 
-def _typed(table: Table, frame: pd.DataFrame, letters: dict[str, str], contract: Contract, findings: Findings) -> pd.DataFrame:
+def _typed(table: Table, frame: pd.DataFrame, letters: dict[str, str], missing: set[str], contract: Contract, findings: Findings) -> pd.DataFrame:
     data = {c.name: cells.clean(frame[c.name]) for c in table.columns}
     blank_row = pd.DataFrame(data).isna().all(axis=1)
     rows = frame[ROW][~blank_row]
     typed = pd.DataFrame({ROW: rows.astype("int64")})
     for column in table.columns:
         raw = data[column.name][~blank_row]
-        where = dict(table=table.name, column=column.name, letter=letters.get(column.name))
-        shown = None if column.personal else raw
-
-        excel_error = raw.isin(cells.EXCEL_ERRORS)
-        findings.add(
-            "CELL-EXCEL-ERROR", "error", "the cell holds an Excel error: fix the formula or type the value",
-            rows=rows[excel_error], values=raw[excel_error], **where,
-        )
-        raw = raw.mask(excel_error, None)
-        if column.required:
-            blank = raw.isna() & ~excel_error
-            findings.add("CELL-REQUIRED", "error", f"'{column.name}' must not be blank", rows=rows[blank], **where)
-
+        flag = _flagger(findings, table, column, letters, rows, raw)
+        if column.name not in missing:  # a missing column is reported once, not once per row
+            excel_error = raw.isin(cells.EXCEL_ERRORS)
+            if excel_error.any():
+                flag("CELL-EXCEL-ERROR", "the cell holds an Excel error: fix the formula or type the value", excel_error)
+                raw = raw.mask(excel_error, None)
+            if column.required:
+                flag("CELL-REQUIRED", f"'{column.name}' must not be blank", raw.isna() & ~excel_error)
         values, problems = _parse(column, raw, contract)
         bad = problems.notna()
-        code = "CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE"
-        findings.add(code, "error", problems[bad], rows=rows[bad], values=None if shown is None else shown[bad], **where)
-        _ranges(column, values, rows, shown, where, findings)
-        if column.type == "int":
-            values = values.where(values % 1 == 0).astype("Int64")
+        if bad.any():
+            flag("CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE", problems, bad)
+        values = _ranges(column, values, flag)
         typed[column.name] = values.values
     return typed.reset_index(drop=True)
+
+
+def _flagger(findings: Findings, table: Table, column, letters: dict[str, str], rows: pd.Series, raw: pd.Series):
+    """A function that reports the cells of one column picked by a mask (values hidden for personal data)."""
+
+    def flag(code: str, expected, mask: pd.Series, severity: str = "error") -> None:
+        if not mask.any():
+            return
+        findings.add(
+            code, severity, expected[mask] if isinstance(expected, pd.Series) else expected,
+            table=table.name, column=column.name, letter=letters.get(column.name),
+            rows=rows[mask], values=None if column.personal else raw[mask],
+        )
+
+    return flag
 
 
 def _parse(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Series]:
@@ -219,26 +245,23 @@ def _parse(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Se
     return cells.as_text(raw)
 
 
-def _ranges(column, values: pd.Series, rows: pd.Series, shown, where: dict, findings: Findings) -> None:
-    """Whole numbers, minimums, signs and pennies."""
+def _ranges(column, values: pd.Series, flag) -> pd.Series:
+    """Whole numbers, minimums, signs and pennies; returns the values as stored."""
     if column.type not in ("int", "money"):
-        return
-    pick = lambda mask: None if shown is None else shown[mask]  # noqa: E731
+        return values
+    known = values.notna()
     if column.type == "int":
-        fraction = values.notna() & (values % 1 != 0)
-        findings.add("CELL-NOT-WHOLE", "error", "expected a whole number (no decimals)", rows=rows[fraction], values=pick(fraction), **where)
-    negative_allowed = column.type == "money" and column.allow_negative
-    negative = values.notna() & (values < 0) & (not negative_allowed)
-    findings.add("CELL-NEGATIVE", "error", "expected a number of 0 or more (no negative values)", rows=rows[negative], values=pick(negative), **where)
-    below = values.notna() & (values >= 0) & (values < column.min)
-    findings.add("CELL-BELOW-MINIMUM", "error", f"expected a number of {column.min} or more", rows=rows[below], values=pick(below), **where)
-    if column.type == "money":
-        pennies = values.notna() & ((values * 100).round(6) % 1 != 0)
-        findings.add(
-            "CELL-MONEY-DECIMALS", "warning", "money has at most 2 decimal places: the value was rounded to the penny",
-            rows=rows[pennies], values=pick(pennies), **where,
-        )
-        values[pennies] = values[pennies].round(2)
+        fraction = known & (values % 1 != 0)
+        flag("CELL-NOT-WHOLE", "expected a whole number (no decimals)", fraction)
+    if not (column.type == "money" and column.allow_negative):
+        flag("CELL-NEGATIVE", "expected a number of 0 or more (no negative values)", known & (values < 0))
+    if column.min > 0:
+        flag("CELL-BELOW-MINIMUM", f"expected a number of {column.min} or more", known & (values >= 0) & (values < column.min))
+    if column.type == "int":
+        return values.where(~fraction).astype("Int64")
+    pennies = known & ((values * 100).round(6) % 1 != 0)
+    flag("CELL-MONEY-DECIMALS", "money has at most 2 decimal places: the value was rounded to the penny", pennies, severity="warning")
+    return values.round(2)
 
 
 def _table_checks(table: Table, frame: pd.DataFrame, letters: dict[str, str], findings: Findings) -> None:
