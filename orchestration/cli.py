@@ -39,31 +39,36 @@ def main() -> None:
     """Fostering sufficiency pipeline: validate, ingest and publish LAs' monthly fostering returns."""
 
 
+def _validation_record(path: Path) -> dict:
+    """One return checked, as the JSON output shows it (module level: runs in worker processes)."""
+    from orchestration.returns.findings import as_records
+    from orchestration.returns.validate import validate_path
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
+    return {
+        "path": str(path),
+        "status": checked.status,
+        "la_code": checked.la_code,
+        "period": checked.period.strftime("%Y-%m") if checked.period else None,
+        "contract_version": checked.contract.version,
+        "errors": checked.errors,
+        "warnings": checked.warnings,
+        "findings": as_records(checked.findings),
+    }
+
+
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check returns against the contract without loading them. Exit status 1 if any has an error."""
-    from orchestration.returns.findings import as_records, describe
-    from orchestration.returns.validate import validate_path
-    from orchestration.settings import load_settings
+    from orchestration.returns.findings import describe
 
-    settings = load_settings()
-    results = []
-    for path in _discover_all(paths):
-        checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
-        results.append(
-            {
-                "path": str(path),
-                "status": checked.status,
-                "la_code": checked.la_code,
-                "period": checked.period.strftime("%Y-%m") if checked.period else None,
-                "contract_version": checked.contract.version,
-                "errors": checked.errors,
-                "warnings": checked.warnings,
-                "findings": as_records(checked.findings),
-            }
-        )
+    from orchestration.parallel import ordered_map
+
+    results = list(ordered_map(_validation_record, _discover_all(paths)))
     if fmt == "json":
         click.echo(json.dumps(results, indent=2, default=str))
     else:

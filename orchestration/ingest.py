@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import multiprocessing
-import os
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from orchestration import reference
+from orchestration.parallel import ordered_map
 from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
 from orchestration.returns.pseudonymise import protect
@@ -69,10 +67,6 @@ class Prepared:
     outcome: Outcome
 
 
-# Below this many returns the start-up of worker processes costs more than it saves.
-PARALLEL_FROM = 8
-
-
 def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.datetime | None = None) -> IngestSummary:
     """Ingest every return in the landing folder (or just `paths`) that has not been received before.
 
@@ -98,21 +92,11 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
             seen.add(digest)
             todo.append((path, digest))
         with connect(settings.warehouse) as con:
-            for prepared in _prepare_all(todo, settings, received_at):
+            jobs = [(path, digest, settings, received_at) for path, digest in todo]
+            for prepared in ordered_map(_prepare_safely, jobs):
                 _store(con, prepared)
                 summary.outcomes.append(prepared.outcome)
     return summary
-
-
-def _prepare_all(todo: list[tuple[Path, str]], settings: Settings, received_at: dt.datetime):
-    jobs = [(path, digest, settings, received_at) for path, digest in todo]
-    if len(jobs) < PARALLEL_FROM or (os.cpu_count() or 1) < 2:
-        yield from map(_prepare_safely, jobs)
-        return
-    # "spawn": a forked child would inherit this process's open DuckDB and Dagster state.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=os.cpu_count(), mp_context=context) as pool:
-        yield from pool.map(_prepare_safely, jobs, chunksize=4)
 
 
 def _prepare_safely(job) -> Prepared:

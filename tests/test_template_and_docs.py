@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import yaml
 from python_calamine import CalamineWorkbook
 
 from orchestration.returns import schema
@@ -17,6 +15,7 @@ from orchestration.returns.docs import REGENERATE, render_markdown, write_docs
 from orchestration.returns.schema import Contract, load_contract
 from orchestration.returns.template import GUIDANCE_SHEET, LAST_ROW, LISTS_SHEET, write_template
 from orchestration.settings import PROJECT_ROOT
+from tests.conftest import EXTRA_COLUMN
 
 NS = {
     "main": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
@@ -32,13 +31,6 @@ VALIDATION_TYPES = {
     "datetime": "date",
     "period": "custom",
     "text": None,  # an input message only
-}
-EXTRA_COLUMN = {
-    "name": "short_break",
-    "type": "code",
-    "code_list": "yes_no",
-    "required": False,
-    "description": "The placement is a short break (respite) placement (Y/N)",
 }
 
 
@@ -205,26 +197,6 @@ def test_template_defaults_to_the_newest_contract(tmp_path):
 
 
 # --- a new contract version needs no code change ---------------------------------------------------
-
-
-@pytest.fixture
-def contracts_with_v11(tmp_path, monkeypatch):
-    """A contracts folder holding 1.0 as shipped and a 1.1 with one extra optional column."""
-    schema.load_contract.cache_clear()
-    source = load_contract("1.0").source
-    folder = tmp_path / "contracts"
-    folder.mkdir()
-    shutil.copy(source, folder / source.name)
-    raw = yaml.safe_load(source.read_text(encoding="utf-8"))
-    raw["version"] = "1.1"
-    raw["tables"]["placements"]["columns"].append(dict(EXTRA_COLUMN))
-    (folder / "monthly-return-v1.1.yaml").write_text(yaml.safe_dump(raw, sort_keys=False), encoding="utf-8")
-    monkeypatch.setenv("FOSTERING_CONTRACTS_DIR", str(folder))
-    schema.load_contract.cache_clear()
-    try:
-        yield folder
-    finally:
-        schema.load_contract.cache_clear()
 
 
 def test_new_version_adds_the_column_to_the_template(contracts_with_v11, tmp_path):
