@@ -24,7 +24,7 @@ from orchestration.ingest import ingest_landing
 from orchestration.returns.pseudonymise import pseudonym
 from orchestration.returns.writers import write_return
 from orchestration.settings import DEVELOPMENT_PSEUDONYM_KEY, ConfigurationError, load_settings
-from tests.fixtures.broken import CASES, FORMS, case_forms, path_for, write_case, write_xlsx
+from tests.fixtures.broken import CASES, FORMS, case_forms, path_for, titled_placements, write_case, write_xlsx
 from tests.fixtures.returns import CHILD_IDS, HOUSEHOLD_IDS, good_tables
 
 LA = "E08000009"
@@ -398,13 +398,7 @@ def test_tie_on_submitted_at_goes_to_the_later_arrival(tmp_path):
 
 def test_a_return_that_breaks_validation_does_not_stop_the_run(tmp_path):
     landing = tmp_path / "landing"
-    tables = good_tables()
-    placements = tables["placements"]
-    titled = pd.concat(
-        [pd.DataFrame([list(placements.columns)], columns=placements.columns), placements.astype(object)], ignore_index=True
-    )
-    titled.columns = ["Placements open in September 2023"] + [""] * (len(placements.columns) - 1)
-    tables["placements"] = titled
+    tables = titled_placements()
     write_xlsx(tables, landing / "a-titled.xlsx")
     write_return(good_tables(), landing / "b-good.xlsx", "xlsx")
     settings = settings_for(landing, tmp_path / "data")

@@ -11,6 +11,7 @@ import pytest
 from python_calamine import CalamineWorkbook
 
 from orchestration.returns import schema
+from orchestration.returns.findings import excel_letter
 from orchestration.returns.docs import REGENERATE, render_markdown, write_docs
 from orchestration.returns.schema import Contract, load_contract
 from orchestration.returns.template import GUIDANCE_SHEET, LAST_ROW, LISTS_SHEET, write_template
@@ -32,15 +33,6 @@ VALIDATION_TYPES = {
     "period": "custom",
     "text": None,  # an input message only
 }
-
-
-def _col_letter(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
 
 
 def _rows(path: Path, sheet: str) -> list[list]:
@@ -76,7 +68,7 @@ def _list_codes(path: Path, formula: str) -> list[str]:
     first_col, first_row, last_col, last_row = match.groups()
     assert first_col == last_col
     rows = _rows(path, LISTS_SHEET)
-    col = next(i for i in range(len(rows[0])) if _col_letter(i) == first_col)
+    col = next(i for i in range(len(rows[0])) if excel_letter(i) == first_col)
     return [str(rows[r][col]) for r in range(int(first_row) - 1, int(last_row))]
 
 
@@ -141,7 +133,7 @@ def test_every_code_list_column_has_a_dropdown_on_the_lists_sheet(contract, temp
         for index, column in enumerate(table.columns):
             if not column.code_list:
                 continue
-            letter = _col_letter(index)
+            letter = excel_letter(index)
             dv = validations.get(f"{letter}2:{letter}{LAST_ROW}")
             assert dv is not None, f"no validation on {table.name}.{column.name}"
             assert dv.get("type") == "list"
@@ -155,7 +147,7 @@ def test_every_column_has_a_validation_of_its_type_with_messages(contract, templ
     for table in contract.tables.values():
         validations = _validations(sheets[table.name][0])
         for index, column in enumerate(table.columns):
-            letter = _col_letter(index)
+            letter = excel_letter(index)
             dv = validations.get(f"{letter}2:{letter}{LAST_ROW}")
             assert dv is not None, f"no validation on {table.name}.{column.name}"
             assert dv.get("type") == VALIDATION_TYPES[column.type], f"{table.name}.{column.name}"
@@ -209,7 +201,7 @@ def test_new_version_adds_the_column_to_the_template(contracts_with_v11, tmp_pat
     assert _rows(path, "submission")[1][2] == "1.1"
     assert EXTRA_COLUMN["name"] in _guidance_cells(path)
 
-    letter = _col_letter(len(header) - 1)
+    letter = excel_letter(len(header) - 1)
     dv = _validations(_sheets_xml(path)["placements"][0])[f"{letter}2:{letter}{LAST_ROW}"]
     assert dv.get("type") == "list"
     assert _list_codes(path, dv.find("main:formula1", NS).text) == list(v11.code_lists["yes_no"].codes)

@@ -20,6 +20,7 @@ import pytest
 from orchestration.returns.validate import validate_path
 from orchestration.returns.writers import write_return
 from tests.fixtures.broken import (
+    titled_placements,
     CASES,
     CSV_FORMS,
     FORMS,
@@ -305,13 +306,7 @@ def test_placements_with_no_rows_is_accepted(tmp_path, form):
 
 def test_placements_with_a_title_row_gets_findings_not_a_crash(tmp_path):
     """A title typed above the header makes the title the header: say once that the header row is not there."""
-    tables = good_tables()
-    placements = tables["placements"]
-    titled = pd.concat(
-        [pd.DataFrame([list(placements.columns)], columns=placements.columns), placements.astype(object)], ignore_index=True
-    )
-    titled.columns = ["Placements open in September 2023"] + [""] * (len(placements.columns) - 1)
-    tables["placements"] = titled
+    tables = titled_placements()
     result = validate_path(write_xlsx(tables, tmp_path / "titled.xlsx"), max_expanded_bytes=BIG, today=TODAY)
     assert result.status == "rejected"
     no_header = result.findings[result.findings["code"] == "TABLE-NO-HEADER"]
