@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test dev lock validate template clean
+.PHONY: run test dev lock docs clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON) (set PYTHON=python3 to use another 3.11+)"; exit 1; }
@@ -21,10 +21,15 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)
+	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; prepare_manifest()"
 	$(BIN)/dagster dev
 
 lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable > constraints.txt
+
+docs: $(STAMP)
+	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; prepare_manifest()"
+	cd dbt_project && FOSTERING_WAREHOUSE=../data/warehouse.duckdb ../$(BIN)/dbt docs generate --profiles-dir . && ../$(BIN)/dbt docs serve --profiles-dir . --port 8080
 
 clean:
 	rm -rf data

@@ -115,7 +115,7 @@ def sample(out: str, las: int, months: int, seed: int, start: str, forms: str, n
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
 @click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
 def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> None:
-    """The main job: ingest every new return in the landing folder."""
+    """The main job: ingest every new return in the landing folder, then build the marts."""
     from orchestration.pipeline import run_pipeline
     from orchestration.settings import ConfigurationError, load_settings
     from orchestration.warehouse import WarehouseBusy

@@ -1,4 +1,8 @@
-"""The one Dagster code location: `dagster dev` finds it through workspace.yaml."""
+"""The one Dagster code location: `dagster dev` finds it through workspace.yaml.
+
+The dbt manifest must exist before this module is imported (`make dev`, the
+`fostering` command and the tests prepare it; see orchestration/dbt_project.py).
+"""
 
 from __future__ import annotations
 
@@ -8,14 +12,15 @@ import dagster as dg
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
+from orchestration.assets.dbt import fostering_dbt_models  # noqa: E402
 from orchestration.assets.ingest import ingest_returns  # noqa: E402
-from orchestration.jobs import ingest_job  # noqa: E402
+from orchestration.jobs import ingest_job, pipeline_job  # noqa: E402
 from orchestration.resources import default_resources  # noqa: E402
 from orchestration.sensors import landing_sensor  # noqa: E402
 
 defs = dg.Definitions(
-    assets=[ingest_returns],
-    jobs=[ingest_job],
+    assets=[ingest_returns, fostering_dbt_models],
+    jobs=[ingest_job, pipeline_job],
     sensors=[landing_sensor],
     resources=default_resources(),
 )

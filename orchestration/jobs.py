@@ -9,3 +9,9 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups("ingest"),
     description="Ingest returns: the named files (sensor runs), or everything new in the landing folder.",
 )
+
+pipeline_job = dg.define_asset_job(
+    "pipeline_job",
+    selection=dg.AssetSelection.all(),
+    description="The main job: ingest everything new in the landing folder, then build every dbt model and run its tests.",
+)

@@ -43,8 +43,13 @@ def settings_from(warehouse: WarehouseResource, landing: LandingResource, key: P
 
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+    from dagster_dbt import DbtCliResource
+
+    from orchestration.dbt_project import dbt_project
+
     settings = settings or load_settings()
     return {
+        "dbt": DbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(path=str(settings.warehouse), data_dir=str(settings.data_dir)),
         "landing": LandingResource(path=str(settings.landing)),
         "pseudonym_key": PseudonymKeyResource(key=settings.pseudonym_key, environment=settings.environment),

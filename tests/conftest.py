@@ -19,6 +19,13 @@ from tests.fixtures.returns import good_tables  # noqa: E402
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_sessionstart(session):
+    """The dbt manifest is prepared here, before any test imports the Dagster definitions."""
+    from orchestration.dbt_project import prepare_manifest
+
+    prepare_manifest()
+
+
 @pytest.fixture
 def landing(tmp_path: Path) -> Path:
     folder = tmp_path / "landing"

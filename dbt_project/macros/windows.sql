@@ -25,5 +25,5 @@
 
 {#- A ratio as the marts define it: null where the denominator is 0 or missing. -#}
 {% macro ratio(numerator, denominator) -%}
-    (cast({{ numerator }} as double) / nullif(cast({{ denominator }} as double), 0))
+    (cast({{ numerator }} as double precision) / nullif(cast({{ denominator }} as double precision), 0))
 {%- endmacro %}

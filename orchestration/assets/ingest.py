@@ -15,6 +15,7 @@ from orchestration.resources import LandingResource, PseudonymKeyResource, Wareh
 from orchestration.returns.schema import warehouse_columns
 
 LEDGER_KEY = dg.AssetKey(["ops", "submissions"])
+FINDINGS_KEY = dg.AssetKey(["ops", "findings"])
 RAW_KEYS = {table: dg.AssetKey(["raw", table]) for table in warehouse_columns()}
 
 
@@ -31,6 +32,12 @@ class IngestConfig(dg.Config):
         dg.AssetSpec(
             LEDGER_KEY,
             description="Every return received: checksum, LA, period, status, findings counts, which version is current.",
+            owners=["team:fostering-data"],
+            kinds={"duckdb"},
+        ),
+        dg.AssetSpec(
+            FINDINGS_KEY,
+            description="Every finding of every return received: code, severity, sheet, row, column, value (never personal data), expected.",
             owners=["team:fostering-data"],
             kinds={"duckdb"},
         ),
@@ -68,5 +75,6 @@ def ingest_returns(
             "ignored": dg.MetadataValue.json([{"path": str(i.path), "reason": i.reason} for i in summary.ignored]),
         },
     )
+    yield dg.MaterializeResult(asset_key=FINDINGS_KEY)
     for table, key in RAW_KEYS.items():
         yield dg.MaterializeResult(asset_key=key, metadata={"placement_rows_loaded": summary.placement_rows} if table == "placements" else {})

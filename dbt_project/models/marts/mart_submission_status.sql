@@ -1,0 +1,106 @@
+-- mart_submission_status (marts-v1): for every LA in the reference table and every month
+-- from the earliest to the latest return in the ledger, whether the return arrived, in
+-- what state, how many versions, and whether it was late.
+
+with las as (
+
+    select gss_code as la_code, la_name, region, hub
+    from {{ ref('local_authorities') }}
+
+),
+
+months as (
+
+    select period
+    from {{ ref('int_calendar_months') }}
+
+),
+
+ledger as (
+
+    select *
+    from {{ ref('stg_submissions') }}
+    where la_code is not null and period is not null
+
+),
+
+received as (
+
+    select
+        la_code,
+        period,
+        count(*) as versions,
+        -- Lateness is judged on the first accepted return (see the `late` column).
+        min(case when status <> 'rejected' then received_at end) as first_accepted_received_at
+    from ledger
+    group by la_code, period
+
+),
+
+current_version as (
+
+    select la_code, period, status, submitted_at, received_at, errors, warnings
+    from ledger
+    where is_current and status <> 'rejected'
+
+),
+
+latest_rejected as (
+
+    select la_code, period, status, submitted_at, received_at, errors, warnings
+    from (
+        select
+            *,
+            row_number() over (
+                partition by la_code, period
+                order by received_at desc, submission_id desc
+            ) as recency
+        from ledger
+        where status = 'rejected'
+    ) as rejected
+    where recency = 1
+
+),
+
+grid as (
+
+    select
+        las.la_code,
+        las.la_name,
+        las.region,
+        las.hub,
+        months.period,
+        {{ submission_due_date('months.period') }} as due_date
+    from las
+    cross join months
+
+)
+
+select
+    g.la_code,
+    g.la_name,
+    g.region,
+    g.hub,
+    g.period,
+    cast(case
+        when c.la_code is not null then c.status
+        when r.la_code is not null then 'rejected'
+        else 'missing'
+    end as varchar) as status,
+    cast(case when c.la_code is not null then c.submitted_at else r.submitted_at end as timestamp) as submitted_at,
+    cast(case when c.la_code is not null then c.received_at else r.received_at end as timestamp) as received_at,
+    cast(coalesce(v.versions, 0) as integer) as versions,
+    cast(case when c.la_code is not null then c.errors else r.errors end as integer) as errors,
+    cast(case when c.la_code is not null then c.warnings else r.warnings end as integer) as warnings,
+    g.due_date,
+    case
+        when c.la_code is not null then cast(v.first_accepted_received_at as date) > g.due_date
+        else {{ submission_status_as_of_date() }} > g.due_date
+    end as late
+from grid as g
+left join current_version as c
+    on c.la_code = g.la_code and c.period = g.period
+left join latest_rejected as r
+    on r.la_code = g.la_code and r.period = g.period
+left join received as v
+    on v.la_code = g.la_code and v.period = g.period

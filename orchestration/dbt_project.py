@@ -1,0 +1,39 @@
+"""The one DbtProject: where the dbt project lives and how its manifest is prepared.
+
+The manifest is never built at import time. `prepare_manifest()` is called by
+the `fostering` command, by `make` and by the tests before anything imports
+the dbt assets, and rebuilds it only when a dbt file is newer than it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster_dbt import DbtProject
+
+from orchestration.settings import PROJECT_ROOT
+
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+
+dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def _sources() -> list[Path]:
+    folders = ("models", "macros", "seeds", "tests")
+    files = [p for f in folders if (DBT_DIR / f).exists() for p in (DBT_DIR / f).rglob("*") if p.is_file()]
+    return [*files, DBT_DIR / "dbt_project.yml", DBT_DIR / "profiles.yml"]
+
+
+def manifest_is_stale() -> bool:
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in _sources())
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """Run `dbt parse` if the manifest is missing or older than the dbt files; return its path."""
+    if force or manifest_is_stale():
+        dbt_project.preparer.prepare(dbt_project)
+    return dbt_project.manifest_path
