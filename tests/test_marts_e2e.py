@@ -135,3 +135,20 @@ def test_finance_and_submission_status_by_hand(hand_built_warehouse):
     # every LA of the reference list has a row for the period; the others are missing
     others = _query(hand_built_warehouse, "SELECT count(*) AS n, min(status) AS s, max(status) AS t FROM marts.mart_submission_status WHERE la_code <> 'E08000009'")[0]
     assert (others["n"], others["s"], others["t"]) == (23, "missing", "missing")
+
+
+def test_dbt_docs_generate_builds_the_data_dictionary(trafford_warehouse, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    dbt = Path(sys.executable).parent / "dbt"
+    project = PROJECT_ROOT / "dbt_project"
+    result = subprocess.run(
+        [str(dbt), "docs", "generate", "--project-dir", str(project), "--profiles-dir", str(project), "--target-path", str(tmp_path / "target")],
+        capture_output=True, text=True, env={**os.environ, "FOSTERING_WAREHOUSE": str(trafford_warehouse)},
+    )
+    assert result.returncode == 0, result.stdout[-2000:]
+    catalog = (tmp_path / "target" / "catalog.json").read_text()
+    assert "mart_recruitment" in catalog and "r12_conversion_rate" in catalog
+    assert (tmp_path / "target" / "index.html").exists()
