@@ -106,5 +106,7 @@ def test_bundled_sample_validates_without_errors_and_ingests(tmp_path):
     with duckdb.connect(str(warehouse), read_only=True) as con:
         las = con.execute("SELECT count(DISTINCT la_code), count(*) FILTER (WHERE status = 'rejected') FROM ops.submissions").fetchone()
         superseded = con.execute("SELECT count(*) FROM ops.submissions WHERE superseded_by IS NOT NULL").fetchone()[0]
+        marts = {n for (n,) in con.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()}
     assert las == (8, 0)
     assert superseded >= 1  # the bundled resubmission replaced its first version
+    assert len(marts) == 8 and "every dbt test passing" in run.stdout  # dbt build ran every data and unit test

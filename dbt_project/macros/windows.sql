@@ -27,3 +27,33 @@
 {% macro ratio(numerator, denominator) -%}
     (cast({{ numerator }} as double precision) / nullif(cast({{ denominator }} as double precision), 0))
 {%- endmacro %}
+
+{#- The rolling-12-month sums of a monthly relation: one row per `keys` + period, with
+    `r12_<column>` for each of `sums`, `r12_months` (the months present), and any
+    `extra` aggregate expressions over the window's rows (alias `w`), e.g.
+    'avg(w.approved_households) as r12_mean_approved_households'. -#}
+{% macro rolling_12_months(relation, keys, sums, extra=[]) -%}
+    select
+        {%- for key in keys %}
+        m.{{ key }},
+        {%- endfor %}
+        m.period,
+        count(w.period) as r12_months,
+        {%- for column in sums %}
+        sum(w.{{ column }}) as r12_{{ column }}{{ "," if not loop.last or extra }}
+        {%- endfor %}
+        {%- for expression in extra %}
+        {{ expression }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ relation }} as m
+    inner join {{ relation }} as w
+        on {% for key in keys %}w.{{ key }} = m.{{ key }} and {% endfor %}{{ in_r12_window('w.period', 'm.period') }}
+    group by {% for key in keys %}m.{{ key }}, {% endfor %}m.period
+{%- endmacro %}
+
+{#- The LA's name, region and hub from the reference seed joined as `alias`. -#}
+{% macro la_attributes(alias='la') -%}
+    cast({{ alias }}.la_name as varchar) as la_name,
+    cast({{ alias }}.region as varchar) as region,
+    cast({{ alias }}.hub as varchar) as hub
+{%- endmacro %}

@@ -31,9 +31,7 @@ compared as (
 
 select
     cast(c.la_code as varchar) as la_code,
-    cast(la.la_name as varchar) as la_name,
-    cast(la.region as varchar) as region,
-    cast(la.hub as varchar) as hub,
+    {{ la_attributes('la') }},
     cast(c.period as date) as period,
     cast(c.inhouse_weekly_cost as double precision) as inhouse_weekly_cost,
     cast(c.ifa_weekly_cost as double precision) as ifa_weekly_cost,

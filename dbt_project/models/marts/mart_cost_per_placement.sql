@@ -10,26 +10,12 @@ returns as (
 ),
 
 rolling as (
-    select
-        m.la_code,
-        m.period,
-        m.category,
-        sum(w.child_weeks) as r12_child_weeks,
-        sum(w.placement_spend) as r12_placement_spend,
-        sum(w.overhead_spend) as r12_overhead_spend
-    from costs as m
-    inner join costs as w
-        on w.la_code = m.la_code
-        and w.category = m.category
-        and {{ in_r12_window('w.period', 'm.period') }}
-    group by m.la_code, m.period, m.category
+    {{ rolling_12_months('costs', ['la_code', 'category'], ['child_weeks', 'placement_spend', 'overhead_spend']) }}
 )
 
 select
     cast(m.la_code as varchar) as la_code,
-    cast(la.la_name as varchar) as la_name,
-    cast(la.region as varchar) as region,
-    cast(la.hub as varchar) as hub,
+    {{ la_attributes('la') }},
     cast(m.period as date) as period,
     cast(m.category as varchar) as category,
     cast(m.children as bigint) as children,

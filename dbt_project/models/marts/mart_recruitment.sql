@@ -16,21 +16,8 @@ with monthly as (
 -- a month counts when the carer type was reported in it.
 rolling as (
 
-    select
-        m.la_code,
-        m.period,
-        m.carer_type,
-        count(*) as r12_months,
-        {%- for column in r12_sums %}
-        sum(w.{{ column }}) as r12_{{ column }},
-        {%- endfor %}
-        avg(cast(w.approved_households as double precision)) as r12_mean_approved_households
-    from monthly as m
-    inner join monthly as w
-        on w.la_code = m.la_code
-        and w.carer_type = m.carer_type
-        and {{ in_r12_window('w.period', 'm.period') }}
-    group by m.la_code, m.period, m.carer_type
+    {{ rolling_12_months('monthly', ['la_code', 'carer_type'], r12_sums,
+        extra=['avg(cast(w.approved_households as double precision)) as r12_mean_approved_households']) }}
 
 )
 

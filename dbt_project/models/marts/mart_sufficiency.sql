@@ -100,9 +100,7 @@ counts as (
 
 select
     cast(n.la_code as varchar) as la_code,
-    cast(la.la_name as varchar) as la_name,
-    cast(la.region as varchar) as region,
-    cast(la.hub as varchar) as hub,
+    {{ la_attributes('la') }},
     cast(n.period as date) as period,
     cast(n.children_looked_after as bigint) as children_looked_after,
     {%- for category in categories %}

@@ -6,28 +6,12 @@ with requests as (
 ),
 
 rolling as (
-    select
-        m.la_code,
-        m.period,
-        m.need_category,
-        count(w.period) as r12_months,
-        sum(w.requests) as r12_requests,
-        sum(w.placed_in_house) as r12_placed_in_house,
-        sum(w.placed_external) as r12_placed_external,
-        sum(w.not_placed) as r12_not_placed
-    from requests as m
-    inner join requests as w
-        on w.la_code = m.la_code
-        and w.need_category = m.need_category
-        and {{ in_r12_window('w.period', 'm.period') }}
-    group by m.la_code, m.period, m.need_category
+    {{ rolling_12_months('requests', ['la_code', 'need_category'], ['requests', 'placed_in_house', 'placed_external', 'not_placed']) }}
 )
 
 select
     cast(m.la_code as varchar) as la_code,
-    cast(la.la_name as varchar) as la_name,
-    cast(la.region as varchar) as region,
-    cast(la.hub as varchar) as hub,
+    {{ la_attributes('la') }},
     cast(m.period as date) as period,
     cast(m.need_category as varchar) as need_category,
     cast(m.need_reported as boolean) as need_reported,
