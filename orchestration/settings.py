@@ -33,6 +33,11 @@ class Settings:
     max_expanded_mb: int
     reference_dir: Path
     contracts_dir: Path
+    expectations_dir: Path
+    publish_keep: int  # publish versions kept besides the latest
+    disclosure_threshold: int  # counts of children from 1 to this are withheld in published files
+    swing_threshold: float  # a month-on-month change in a stock beyond this fraction is a warning
+    places_tolerance: int  # in-house places_filled may differ from placements open at month end by this much
 
     @property
     def archive_dir(self) -> Path:
@@ -85,4 +90,9 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_expanded_mb=int(env.get("FOSTERING_MAX_EXPANDED_MB", "200")),
         reference_dir=Path(env.get("FOSTERING_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds")),
         contracts_dir=Path(env.get("FOSTERING_CONTRACTS_DIR", Path(__file__).parent / "contracts")),
+        expectations_dir=Path(env.get("FOSTERING_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations")),
+        publish_keep=int(env.get("FOSTERING_PUBLISH_KEEP", "5")),
+        disclosure_threshold=int(env.get("FOSTERING_DISCLOSURE_THRESHOLD", "5")),
+        swing_threshold=float(env.get("FOSTERING_SWING_THRESHOLD", "0.15")),
+        places_tolerance=int(env.get("FOSTERING_PLACES_TOLERANCE", "2")),
     )

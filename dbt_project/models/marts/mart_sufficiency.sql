@@ -112,6 +112,7 @@ select
     {{ ratio('n.foster_inhouse + n.foster_connected + n.foster_ifa + n.foster_other_la + n.placed_with_parents + n.placed_for_adoption',
              'n.children_looked_after') }} as family_based_share,
     {{ ratio('n.residential_inhouse + n.residential_external', 'n.children_looked_after') }} as residential_share,
+    cast(n.children_in_area as bigint) as children_in_area,
     {{ ratio('n.children_in_area', 'n.children_looked_after') }} as in_area_share,
     {{ ratio('n.children_looked_after * 10000', 'la.child_population_0_17') }} as cla_rate_per_10k,
     cast(n.approved_households as bigint) as approved_households,
@@ -126,6 +127,7 @@ select
     cast(n.placed_external as bigint) as placed_external,
     cast(n.not_placed as bigint) as not_placed,
     {{ ratio('n.placed_in_house', 'n.requests') }} as inhouse_fill_rate,
+    case when n.r12_months = 12 then cast(n.children_3plus_placements as bigint) end as children_3plus_placements_12m,
     case
         when n.r12_months = 12 then {{ ratio('n.children_3plus_placements', 'n.children_looked_after') }}
     end as moves_3plus_12m_share,
