@@ -8,7 +8,7 @@ no configuration while a deployment overrides what it needs.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +29,7 @@ class Settings:
     warehouse: Path
     data_dir: Path
     publish_dir: Path
-    pseudonym_key: str
+    pseudonym_key: str = field(repr=False)  # a secret: never in a repr or a log
     max_expanded_mb: int
     reference_dir: Path
     contracts_dir: Path
