@@ -115,8 +115,13 @@ def sample(out: str, las: int, months: int, seed: int, start: str, forms: str, n
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
 @click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
 def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> None:
-    """The main job: ingest every new return in the landing folder, then build the marts."""
-    from orchestration.pipeline import run_pipeline
+    """The main job: ingest new returns, build the marts, run the quality gate, publish if it passed.
+
+    Exit status: 0 when the pipeline ran (whatever the LAs' returns contained), 1 when a
+    blocking quality check withheld the publish or the pipeline itself failed, 2 when
+    the configuration or a concurrent run stopped it before it began.
+    """
+    from orchestration.pipeline import PipelineFailed, run_pipeline
     from orchestration.settings import ConfigurationError, load_settings
     from orchestration.warehouse import WarehouseBusy
 
@@ -133,10 +138,11 @@ def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> 
     except (ConfigurationError, WarehouseBusy) as exc:
         click.echo(f"fostering run: {exc}", err=True)
         sys.exit(2)
-    except RuntimeError as exc:
+    except PipelineFailed as exc:
         click.echo(f"fostering run: the pipeline failed: {exc}", err=True)
         sys.exit(1)
-    click.echo(report)
+    click.echo(report.text)
+    sys.exit(report.exit_code)
 
 
 if __name__ == "__main__":

@@ -14,12 +14,15 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
 from orchestration.assets.dbt import fostering_dbt_models  # noqa: E402
 from orchestration.assets.ingest import ingest_returns  # noqa: E402
+from orchestration.assets.publish import published_marts  # noqa: E402
+from orchestration.checks import quality_gate  # noqa: E402
 from orchestration.jobs import ingest_job, pipeline_job  # noqa: E402
 from orchestration.resources import default_resources  # noqa: E402
 from orchestration.sensors import landing_sensor  # noqa: E402
 
 defs = dg.Definitions(
-    assets=[ingest_returns, fostering_dbt_models],
+    assets=[ingest_returns, fostering_dbt_models, published_marts],
+    asset_checks=[quality_gate],
     jobs=[ingest_job, pipeline_job],
     sensors=[landing_sensor],
     resources=default_resources(),

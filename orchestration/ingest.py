@@ -131,7 +131,7 @@ def _prepared(checked: ValidatedReturn, path: Path, digest: str, settings: Setti
     ledger = {
         "submission_id": digest,
         "source_path": source,
-        "archive_path": str(kept) if kept else None,
+        "archive_path": _within(kept, settings.data_dir) if kept else None,
         "form": checked.form,
         "la_code": checked.la_code,
         "la_code_submitted": checked.la_code_submitted,
@@ -146,8 +146,8 @@ def _prepared(checked: ValidatedReturn, path: Path, digest: str, settings: Setti
         "is_current": False,
         "superseded_by": None,
         "placement_rows": placements,
-        "findings_json": str(reports["json"]),
-        "findings_html": str(reports["html"]),
+        "findings_json": _within(reports["json"], settings.data_dir),
+        "findings_html": _within(reports["html"], settings.data_dir),
     }
     findings = checked.findings.rename(columns={"table": "table_name", "row": "row_number", "column": "column_name"})
     outcome = Outcome(
@@ -197,6 +197,11 @@ def _report(checked: ValidatedReturn, source: str, digest: str, received_at: dt.
     )
     folder = settings.findings_dir / (checked.la_code or "unidentified") / (period or "unknown-period")
     return write_reports(header, checked.findings, folder, f"{received_at:%Y%m%dT%H%M%S}-{digest[:12]}")
+
+
+def _within(path: Path, data_dir: Path) -> str:
+    """A path in the data folder as the ledger stores it: relative, so the folder can move."""
+    return str(Path(path).resolve().relative_to(data_dir.resolve()))
 
 
 def _relative(path: Path, landing: Path) -> str:

@@ -13,5 +13,6 @@ ingest_job = dg.define_asset_job(
 pipeline_job = dg.define_asset_job(
     "pipeline_job",
     selection=dg.AssetSelection.all(),
-    description="The main job: ingest everything new in the landing folder, then build every dbt model and run its tests.",
+    description="The main job: ingest everything new in the landing folder, build every dbt model and run its tests, "
+    "run the quality gate, and publish if it passed.",
 )

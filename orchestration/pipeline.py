@@ -1,15 +1,18 @@
 """The main job as the `fostering run` command runs it: Dagster in-process, quiet, summarised.
 
-Runs the same assets a deployment schedules, against an ephemeral Dagster
-instance, and turns their materialisation metadata into the short summary an
-operator reads.
+Runs the same assets and checks a deployment schedules (ingest, dbt, quality
+gate, publish) against an ephemeral Dagster instance, and turns what happened
+into the short report an operator reads.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import json
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import dagster as dg
 
@@ -22,37 +25,94 @@ from orchestration.warehouse import connect
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
 
-def run_pipeline(settings: Settings) -> str:
-    """Ingest everything new in the landing folder, build the marts; return the summary to print."""
+@dataclass
+class RunReport:
+    text: str
+    exit_code: int  # 0 ran (published, or nothing blocked); 1 a blocking check failed
+
+
+class PipelineFailed(RuntimeError):
+    """The pipeline itself failed (not the LAs' data)."""
+
+
+def run_pipeline(settings: Settings) -> RunReport:
+    """Ingest what is new, build the marts, run the quality gate and publish if it passed."""
     settings.require_real_key()
     prepare_manifest()
-    from orchestration.assets.dbt import fostering_dbt_models  # needs the manifest prepared above
+    # These need the dbt manifest prepared above.
+    from orchestration.assets.dbt import fostering_dbt_models
+    from orchestration.assets.publish import published_marts
+    from orchestration.checks import gate_results_path, quality_gate
 
-    started = time.perf_counter()
     instance = dg.DagsterInstance.ephemeral()
     log_path = settings.data_dir / "logs" / f"run-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):  # dbt's own log lines
         result = dg.materialize(
-            [ingest_returns, fostering_dbt_models],
+            [ingest_returns, fostering_dbt_models, quality_gate, published_marts],
             resources=default_resources(settings),
             run_config=QUIET,
             instance=instance,
             raise_on_error=False,
         )
-    if not result.success:
-        _raise_step_failure(result, log_path)
-    metadata = {
-        mat.asset_key: mat.metadata for mat in result.asset_materializations_for_node("ingest_returns")
-    }[LEDGER_KEY]
     steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id) if s.end_time}
-    lines = [summarise(metadata, settings, steps.get("ingest_returns", time.perf_counter() - started))]
+    steps = {key.split("__")[-1]: seconds for key, seconds in steps.items()}  # "publish__published_marts" -> "published_marts"
+    gate_file = gate_results_path(settings.data_dir, result.run_id)
+    gate = json.loads(gate_file.read_text(encoding="utf-8"))["suites"] if gate_file.exists() else None
+    blocked = [s for s in (gate or []) if s["errors"]]
+    if not result.success and not blocked:
+        _raise_step_failure(result, log_path)
+
+    ingest = _materialization(result, LEDGER_KEY.path).metadata
+    lines = [summarise(ingest, settings, steps.get("ingest_returns", time.perf_counter() - started))]
     lines.append(f"Built the marts with dbt in {steps.get('fostering_dbt_models', 0):.1f}s, every dbt test passing (log: {log_path}):")
     lines += [f"  marts.{name}: {rows} rows" for name, rows in mart_row_counts(settings.warehouse).items()]
-    return "\n".join(lines)
+    lines += _gate_lines(gate, steps.get("quality_gate", 0))
+    if blocked:
+        lines.append(
+            f"Publish WITHHELD: blocking quality checks failed in {', '.join(s['suite'] for s in blocked)}. "
+            f"The previous publish stays the latest: {_latest(settings)}"
+        )
+        return RunReport("\n".join(lines), 1)
+    meta = _materialization(result, ["publish", "published_marts"]).metadata
+    lines.append(
+        f"Published version {meta['version'].value} in {steps.get('published_marts', 0):.1f}s: {meta['path'].value} "
+        f"(latest: {meta['latest'].value}); {sum(meta['withheld_cells'].value.values())} small-number cells withheld"
+    )
+    return RunReport("\n".join(lines), 0)
 
 
-def mart_row_counts(warehouse) -> dict[str, int]:
+def _materialization(result: dg.ExecuteInProcessResult, key: list[str]) -> dg.AssetMaterialization:
+    wanted = dg.AssetKey(key)
+    return next(
+        e.event_specific_data.materialization
+        for e in result.get_asset_materialization_events()
+        if e.event_specific_data.materialization.asset_key == wanted
+    )
+
+
+def _gate_lines(gate: list[dict] | None, seconds: float) -> list[str]:
+    if gate is None:
+        return ["Quality gate: did not run."]
+    errors = sum(s["errors"] for s in gate)
+    warnings = sum(s["warnings"] for s in gate)
+    lines = [f"Quality gate ({len(gate)} suites, {seconds:.1f}s): {errors} blocking failure(s), {warnings} warning(s)"]
+    for suite in gate:
+        for failed in suite["failed"]:
+            kind = "BLOCKING" if failed["blocking"] else "warning"
+            lines.append(f"  {kind}: {suite['suite']}: {failed['protects']} ({failed['unexpected_count']} row(s))")
+    if warnings:
+        lines.append("  (warnings about an LA's data are in that LA's findings report)")
+    return lines
+
+
+def _latest(settings: Settings) -> str:
+    latest = settings.publish_dir / "latest"
+    return str(latest.resolve()) if latest.exists() else "none yet"
+
+
+def mart_row_counts(warehouse: Path) -> dict[str, int]:
     with connect(warehouse, read_only=True) as con:
         names = [n for (n,) in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts' ORDER BY 1"
@@ -60,15 +120,15 @@ def mart_row_counts(warehouse) -> dict[str, int]:
         return {n: con.execute(f"SELECT count(*) FROM marts.{n}").fetchone()[0] for n in names}
 
 
-def _raise_step_failure(result: dg.ExecuteInProcessResult, log_path) -> None:
+def _raise_step_failure(result: dg.ExecuteInProcessResult, log_path: Path) -> None:
     """Say which step failed and why, and where the full log is."""
     for event in result.all_events:
         if event.is_step_failure:
             error = event.step_failure_data.error
             cause = (error.cause or error) if error else None
             why = f"{cause.cls_name}: {cause.message.strip()}" if cause else "see the log"
-            raise RuntimeError(f"step {event.step_key} failed ({why}); full log: {log_path}")
-    raise RuntimeError(f"the pipeline run failed; full log: {log_path}")
+            raise PipelineFailed(f"step {event.step_key} failed ({why}); full log: {log_path}")
+    raise PipelineFailed(f"the pipeline run failed; full log: {log_path}")
 
 
 def summarise(metadata: dict, settings: Settings, seconds: float) -> str:

@@ -25,6 +25,14 @@ class LandingResource(dg.ConfigurableResource):
     path: str
 
 
+class PublishResource(dg.ConfigurableResource):
+    """Where publishes go, how many old versions are kept, and the disclosure threshold."""
+
+    path: str
+    keep: int = 5
+    disclosure_threshold: int = 5
+
+
 class PseudonymKeyResource(dg.ConfigurableResource):
     """The secret key for pseudonymising identifiers, and whether this is production."""
 
@@ -52,5 +60,8 @@ def default_resources(settings: Settings | None = None) -> dict[str, dg.Configur
         "dbt": DbtCliResource(project_dir=dbt_project),
         "warehouse": WarehouseResource(path=str(settings.warehouse), data_dir=str(settings.data_dir)),
         "landing": LandingResource(path=str(settings.landing)),
+        "publish": PublishResource(
+            path=str(settings.publish_dir), keep=settings.publish_keep, disclosure_threshold=settings.disclosure_threshold
+        ),
         "pseudonym_key": PseudonymKeyResource(key=settings.pseudonym_key, environment=settings.environment),
     }

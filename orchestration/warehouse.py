@@ -24,7 +24,7 @@ LEDGER_DDL = """
 CREATE TABLE IF NOT EXISTS ops.submissions (
     submission_id      VARCHAR PRIMARY KEY,   -- SHA-256 of the file as received
     source_path        VARCHAR NOT NULL,      -- where it was found, relative to the landing folder
-    archive_path       VARCHAR,
+    archive_path       VARCHAR,               -- relative to the data folder, like the findings paths
     form               VARCHAR,               -- xlsx | zip | folder; NULL when unreadable
     la_code            VARCHAR,               -- ONS GSS code; NULL when not identified
     la_code_submitted  VARCHAR,

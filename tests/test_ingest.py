@@ -125,7 +125,7 @@ def test_broken_return_is_rejected_whole(loaded, name, form):
     assert row["errors"] > 0
     assert not row["is_current"]
     assert pd.isna(row["superseded_by"])
-    assert Path(row["archive_path"]) == kept
+    assert (settings.data_dir / row["archive_path"]).resolve() == kept.resolve()  # stored relative to the data folder
     codes = set(query(settings, "SELECT code FROM ops.findings WHERE submission_id = ?", [outcome.submission_id])["code"])
     assert CASES[name].codes <= codes, (CASES[name].codes, codes)
 
@@ -134,8 +134,9 @@ def test_broken_return_is_rejected_whole(loaded, name, form):
     assert len(current) == 1 and current["status"].iloc[0] == "accepted"
 
     # The LA's report exists and says rejected.
-    assert Path(row["findings_json"]).exists() and Path(row["findings_html"]).exists()
-    assert '"status": "rejected"' in Path(row["findings_json"]).read_text(encoding="utf-8")
+    report_json, report_html = settings.data_dir / row["findings_json"], settings.data_dir / row["findings_html"]
+    assert report_json.exists() and report_html.exists()
+    assert '"status": "rejected"' in report_json.read_text(encoding="utf-8")
 
 
 # --- personal data ---------------------------------------------------------------------

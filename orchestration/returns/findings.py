@@ -114,29 +114,47 @@ def describe(finding: dict) -> str:
 def write_reports(header: ReportHeader, findings: pd.DataFrame, folder: Path, stem: str) -> dict[str, Path]:
     """Write `<stem>.json` and `<stem>.html`; return their paths."""
     folder.mkdir(parents=True, exist_ok=True)
-    records = as_records(findings)
     document = {
         "return": header.__dict__,
         "summary": {
             "errors": int((findings["severity"] == "error").sum()),
             "warnings": int((findings["severity"] == "warning").sum()),
         },
-        "findings": records,
+        "findings": as_records(findings),
+        "quality_findings": [],
     }
-    json_path = folder / f"{stem}.json"
+    paths = {"json": folder / f"{stem}.json", "html": folder / f"{stem}.html"}
+    _write(document, paths["json"], paths["html"])
+    return paths
+
+
+def add_quality_findings(json_path: Path, html_path: Path, quality: list[dict]) -> None:
+    """Put the quality gate's findings about this LA's data into its return's report.
+
+    `quality` holds {"period", "check", "message", "blocking"} dicts; they replace the
+    previous gate's, so re-running the gate never piles up old findings.
+    """
+    document = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    document["quality_findings"] = quality
+    _write(document, Path(json_path), Path(html_path))
+
+
+def _write(document: dict, json_path: Path, html_path: Path) -> None:
     json_path.write_text(json.dumps(document, indent=2, default=str), encoding="utf-8")
-    html_path = folder / f"{stem}.html"
-    html_path.write_text(_html(header, document["summary"], records), encoding="utf-8")
-    return {"json": json_path, "html": html_path}
+    html_path.write_text(_html(document), encoding="utf-8")
 
 
-def _html(header: ReportHeader, summary: dict, records: list[dict]) -> str:
-    esc = lambda v: "" if v is None else html.escape(str(v))  # noqa: E731
-    verdict = {
-        "accepted": "Accepted: the return was loaded.",
-        "accepted_with_warnings": "Accepted with warnings: the return was loaded; please check the warnings below.",
-        "rejected": "Rejected: nothing from this return was loaded. Please correct the errors below and submit it again.",
-    }.get(header.status, header.status)
+_ESC = lambda v: "" if v is None else html.escape(str(v))  # noqa: E731
+_VERDICT = {
+    "accepted": "Accepted: the return was loaded.",
+    "accepted_with_warnings": "Accepted with warnings: the return was loaded; please check the warnings below.",
+    "rejected": "Rejected: nothing from this return was loaded. Please correct the errors below and submit it again.",
+}
+
+
+def _html(document: dict) -> str:
+    esc = _ESC
+    header, summary, records = document["return"], document["summary"], document["findings"]
     rows = "\n".join(
         f"<tr class='{esc(r['severity'])}'><td>{esc(r['severity'])}</td><td>{esc(r['code'])}</td><td>{esc(r['table'])}</td>"
         f"<td>{esc(r['row'])}</td><td>{esc(r['column'])}</td><td>{esc(r['column_letter'])}</td>"
@@ -144,7 +162,7 @@ def _html(header: ReportHeader, summary: dict, records: list[dict]) -> str:
         for r in records
     )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Return findings: {esc(header.la_name or header.la_code)} {esc(header.period)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>Return findings: {esc(header['la_name'] or header['la_code'])} {esc(header['period'])}</title>
 <style>
 body{{font-family:system-ui,Arial,sans-serif;margin:2rem;color:#1b1b1b}} table{{border-collapse:collapse;width:100%}}
 th,td{{border:1px solid #bbb;padding:.3rem .5rem;text-align:left;vertical-align:top}} th{{background:#eee}}
@@ -153,17 +171,36 @@ tr.error td:first-child{{color:#a00;font-weight:bold}} tr.warning td:first-child
 </style></head><body>
 <h1>Monthly fostering return: findings</h1>
 <dl>
-<dt>Local authority</dt><dd>{esc(header.la_name or header.la_code or "not known (see findings)")}</dd>
-<dt>Period</dt><dd>{esc(header.period or "not known (see findings)")}</dd>
-<dt>File</dt><dd>{esc(header.source)} (SHA-256 {esc(header.checksum)})</dd>
-<dt>Received</dt><dd>{esc(header.received_at)}</dd>
-<dt>Contract version</dt><dd>{esc(header.contract_version)}</dd>
+<dt>Local authority</dt><dd>{esc(header['la_name'] or header['la_code'] or "not known (see findings)")}</dd>
+<dt>Period</dt><dd>{esc(header['period'] or "not known (see findings)")}</dd>
+<dt>File</dt><dd>{esc(header['source'])} (SHA-256 {esc(header['checksum'])})</dd>
+<dt>Received</dt><dd>{esc(header['received_at'])}</dd>
+<dt>Contract version</dt><dd>{esc(header['contract_version'])}</dd>
 </dl>
-<p class="status">{esc(verdict)}</p>
+<p class="status">{esc(_VERDICT.get(header['status'], header['status']))}</p>
 <p>{summary['errors']} error(s), {summary['warnings']} warning(s). Rows are the row numbers you see in Excel (or the line numbers of the CSV file).</p>
 <table><thead><tr><th>Severity</th><th>Code</th><th>Sheet</th><th>Row</th><th>Column</th><th>Excel column</th><th>Value found</th><th>What was expected</th></tr></thead>
 <tbody>
 {rows}
 </tbody></table>
+{_quality_html(document.get("quality_findings") or [])}
 </body></html>
 """
+
+
+def _quality_html(quality: list[dict]) -> str:
+    """The quality gate's findings: checks across months and sheets that validation cannot make."""
+    if not quality:
+        return ""
+    esc = _ESC
+    rows = "\n".join(
+        f"<tr class='{'error' if q.get('blocking') else 'warning'}'><td>{'error' if q.get('blocking') else 'warning'}</td>"
+        f"<td>{esc(q.get('period'))}</td><td>{esc(q.get('check'))}</td><td>{esc(q.get('message'))}</td></tr>"
+        for q in quality
+    )
+    return f"""<h2>Quality checks across your returns</h2>
+<p>After loading, the pipeline compares your returns with each other and over time. These findings do not reject the return, but please check them: they usually mean a figure needs correcting in a resubmission.</p>
+<table><thead><tr><th>Severity</th><th>Period</th><th>Check</th><th>What we found</th></tr></thead>
+<tbody>
+{rows}
+</tbody></table>"""

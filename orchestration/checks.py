@@ -1,0 +1,77 @@
+"""The quality gate as blocking Dagster asset checks: one check per expectation suite.
+
+All suites run in one op (one read-only DuckDB session, one ephemeral Great
+Expectations context). A suite with a failed blocking expectation fails with
+severity ERROR, which stops the publish; one with only failed warnings fails
+with severity WARN, which is shown and reported to the LA but does not block.
+"""
+
+import json
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.quality.feedback import deliver_feedback
+from orchestration.quality.gate import load_suites, run_gate
+from orchestration.resources import WarehouseResource
+from orchestration.settings import load_settings
+
+SUITES = load_suites()
+CHECK_NAME = "quality_gate"
+
+
+def gate_results_path(data_dir: Path, run_id: str | None = None) -> Path:
+    return Path(data_dir) / "quality" / (f"gate-{run_id}.json" if run_id else "latest.json")
+
+
+def _summary(suite) -> dict:
+    return {
+        "suite": suite.suite,
+        "asset_key": suite.asset_key,
+        "rows": suite.rows,
+        "passed": suite.passed,
+        "errors": suite.errors,
+        "warnings": suite.warnings,
+        "failed": [
+            {"expectation": o.expectation, "column": o.column, "protects": o.protects, "blocking": o.blocking,
+             "unexpected_count": o.unexpected_count, "failing_keys": o.failing_keys[:10]}
+            for o in suite.outcomes if not o.success
+        ],
+    }
+
+
+@dg.multi_asset_check(
+    name=CHECK_NAME,
+    specs=[
+        dg.AssetCheckSpec(
+            CHECK_NAME,
+            asset=dg.AssetKey(suite.asset_key),
+            blocking=True,
+            description=f"Great Expectations suite expectations/{suite.name}.json: errors block the publish, warnings are reported.",
+        )
+        for suite in SUITES
+    ],
+)
+def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource):
+    settings = load_settings().with_overrides(warehouse=warehouse.path, data_dir=warehouse.data_dir)
+    outcomes = run_gate(Path(warehouse.path), settings)
+    summaries = [_summary(s) for s in outcomes]
+    for path in (gate_results_path(settings.data_dir, context.run.run_id), gate_results_path(settings.data_dir)):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"run_id": context.run.run_id, "suites": summaries}, indent=2, default=str), encoding="utf-8")
+    delivered = deliver_feedback(outcomes, Path(warehouse.path), settings.data_dir)
+    context.log.info(f"quality gate: {delivered} finding(s) about LAs' data written into their findings reports")
+    for suite, summary in zip(outcomes, summaries):
+        yield dg.AssetCheckResult(
+            asset_key=dg.AssetKey(suite.asset_key),
+            check_name=CHECK_NAME,
+            passed=suite.errors == 0 and suite.warnings == 0,
+            severity=dg.AssetCheckSeverity.ERROR if suite.errors else dg.AssetCheckSeverity.WARN,
+            metadata={
+                "rows_checked": suite.rows,
+                "expectations": len(suite.outcomes),
+                "errors": suite.errors,
+                "warnings": suite.warnings,
+                "failed_expectations": dg.MetadataValue.json(summary["failed"]),
+            },
+        )

@@ -1,0 +1,1 @@
+"""Publishing the marts: disclosure control (`disclosure`) and atomic, versioned publishes (`writer`)."""

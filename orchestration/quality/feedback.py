@@ -1,0 +1,46 @@
+"""Tell each LA what the quality gate found in its data, in its own findings report.
+
+Validation sees one return at a time; the gate sees them side by side (stock
+against flows, month-on-month swings, one sheet against another). Its findings
+about an LA go into the report of that LA's current return for the month they
+concern (or, for a month with no return, its latest), replacing the previous
+gate's findings so re-running never piles them up.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from orchestration.returns.findings import add_quality_findings
+from orchestration.warehouse import connect
+
+
+def deliver_feedback(outcomes, warehouse: Path, data_dir: Path) -> int:
+    """Write the gate's per-LA messages into the current returns' reports; return how many were delivered.
+
+    The ledger stores report paths relative to the data folder.
+    """
+    with connect(warehouse, read_only=True) as con:
+        reports = con.execute(
+            """
+            SELECT la_code, strftime(period, '%Y-%m') AS period, findings_json, findings_html
+            FROM ops.submissions WHERE is_current ORDER BY la_code, period
+            """
+        ).fetchall()
+    by_month = {(la, period): (js, ht) for la, period, js, ht in reports}
+    latest = {la: (js, ht) for la, _, js, ht in reports}  # ordered by period: the last one wins
+    delivered: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for suite in outcomes:
+        for outcome in suite.outcomes:
+            for message in outcome.messages:
+                la, period = message.get("la_code"), message.get("period")
+                target = by_month.get((la, period)) or latest.get(la)
+                if target:
+                    delivered[target].append(
+                        {"period": period, "check": outcome.protects, "message": message["message"], "blocking": outcome.blocking}
+                    )
+    for js, ht in {(js, ht) for _, _, js, ht in reports}:
+        if js and (data_dir / js).exists():
+            add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []))
+    return sum(len(v) for v in delivered.values())

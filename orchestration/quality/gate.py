@@ -1,0 +1,225 @@
+"""Run the quality gate's Great Expectations suites on the warehouse.
+
+A suite is a GX 1.x suite in expectations/<name>.json whose `meta` says which Dagster
+asset it checks (`asset`), the SQL that reads the rows to check (`query`, a string or a
+list of lines; it may add derived check columns) and the columns that identify a row
+(`keys`). Each expectation's `meta` says what it `protects`, whether a failure is
+`blocking` (an error: no publish) or not (a warning), and for a finding an LA can act
+on, a `message`: a `str.format` template filled from the failing row's columns, the
+gate parameters, and `{month}` (the row's period as YYYY-MM).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import string
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+# Read when great_expectations is imported: it is imported lazily (below), so that loading
+# the suites, as the Dagster definitions do, costs no GX import.
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+DATASOURCE = "quality_gate"
+MAX_FAILING_KEYS = 50
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    asset_key: list[str]
+    query: str
+    keys: list[str]
+    raw: dict = field(repr=False)
+
+    @property
+    def placeholders(self) -> list[str]:
+        """The fields its message templates use, in order of first use."""
+        templates = [e["meta"]["message"] for e in self.raw["expectations"] if e["meta"].get("message")]
+        fields = (f for t in templates for _, f, _, _ in string.Formatter().parse(t) if f)
+        return list(dict.fromkeys(f.split(".")[0].split("[")[0] for f in fields))
+
+
+@dataclass
+class ExpectationOutcome:
+    suite: str
+    expectation: str
+    column: str | None
+    protects: str
+    blocking: bool
+    success: bool
+    unexpected_count: int
+    failing_keys: list[dict]  # key columns of failing rows, at most MAX_FAILING_KEYS
+    messages: list[dict]  # [{"la_code", "period": "YYYY-MM", "message"}], one per failing row
+    exception: str | None = None  # GX could not evaluate the expectation (e.g. a missing column)
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    asset_key: list[str]
+    rows: int
+    outcomes: list[ExpectationOutcome]
+
+    @property
+    def errors(self) -> int:
+        return sum(1 for o in self.outcomes if o.blocking and not o.success)
+
+    @property
+    def warnings(self) -> int:
+        return sum(1 for o in self.outcomes if not o.blocking and not o.success)
+
+    @property
+    def passed(self) -> bool:
+        return self.errors == 0
+
+
+def load_suites(folder: Path | None = None) -> list[Suite]:
+    """Every suite in the expectations folder (settings.expectations_dir by default), by file name."""
+    if folder is None:
+        from orchestration.settings import load_settings
+
+        folder = load_settings().expectations_dir
+    suites = []
+    for path in sorted(Path(folder).glob("*.json")):
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        meta = raw["meta"]
+        query = meta["query"] if isinstance(meta["query"], str) else "\n".join(meta["query"])
+        suites.append(Suite(raw["name"], list(meta["asset"]), query, list(meta["keys"]), raw))
+    return suites
+
+
+def gate_parameters(settings) -> dict:
+    """The values of the suites' {"$PARAMETER": ...} placeholders."""
+    from orchestration.reference import local_authorities
+
+    return {
+        "swing_threshold": settings.swing_threshold,
+        "places_tolerance": settings.places_tolerance,
+        "la_codes": sorted(local_authorities(settings.reference_dir)["gss_code"]),
+    }
+
+
+def run_gate(warehouse: Path, settings, suites: list[Suite] | None = None) -> list[SuiteOutcome]:
+    """Read every suite's rows in one read-only DuckDB session, then run the suites in one GX context."""
+    suites = load_suites(settings.expectations_dir) if suites is None else suites
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        frames = [con.sql(suite.query).df() for suite in suites]
+    context, parameters = gx_context(), gate_parameters(settings)
+    return [run_suite(suite, frame, parameters, context=context) for suite, frame in zip(suites, frames)]
+
+
+def run_suite(suite: Suite, frame: pd.DataFrame, parameters: dict, *, context=None) -> SuiteOutcome:
+    context = context or gx_context()
+    frame = _for_gx(frame)
+    index_columns = [c for c in dict.fromkeys([*suite.keys, *suite.placeholders]) if c in frame.columns]
+    result = _batch(context, suite.name, frame).validate(
+        gx_suite(suite.raw),
+        expectation_parameters=parameters,
+        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": index_columns},
+    )
+    results = sorted(result.results, key=lambda r: r.expectation_config.meta["position"])
+    outcomes = [_outcome(suite, r, parameters, set(frame.columns)) for r in results]
+    return SuiteOutcome(suite.name, suite.asset_key, len(frame), outcomes)
+
+
+def gx_context():
+    """An ephemeral GX context with one pandas data source and its progress bars off."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    context.data_sources.add_pandas(DATASOURCE)
+    return context
+
+
+def gx_suite(raw: dict):
+    """The GX ExpectationSuite of a suite's JSON. Each expectation is built on its own because
+    ExpectationSuite(**raw) only logs an invalid one and leaves it out: here it raises."""
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
+    expectations = [
+        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta={**e["meta"], "position": i}).to_domain_obj()
+        for i, e in enumerate(raw["expectations"])
+    ]
+    return gx.ExpectationSuite(name=raw["name"], expectations=expectations, meta=raw.get("meta", {}))
+
+
+def _batch(context, name: str, frame: pd.DataFrame):
+    source = context.data_sources.get(DATASOURCE)
+    if any(asset.name == name for asset in source.assets):
+        source.delete_asset(name)
+    definition = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("whole")
+    return definition.get_batch(batch_parameters={"dataframe": frame})
+
+
+def _for_gx(frame: pd.DataFrame) -> pd.DataFrame:
+    """A unique index (GX finds failing rows by index) and text as Python str objects: GX 1.24
+    knows no pandas 3 `str` dtype, but type-checks object columns value by value."""
+    text = [c for c, t in frame.dtypes.items() if isinstance(t, pd.StringDtype)]
+    return frame.reset_index(drop=True).astype(dict.fromkeys(text, object))
+
+
+def _outcome(suite: Suite, result, parameters: dict, columns: set[str]) -> ExpectationOutcome:
+    config, found = result.expectation_config, result.result or {}
+    kwargs, meta = config.kwargs, config.meta
+    column = _column(kwargs)
+    missing = [c for c in (column or "").split(",") if c and c not in columns]
+    failing = [r for r in found.get("unexpected_index_list") or [] if isinstance(r, dict)]
+    keys = [k for k in suite.keys if failing and k in failing[0]]
+    template = meta.get("message")
+    return ExpectationOutcome(
+        suite=suite.name,
+        expectation=config.type,
+        column=column,
+        protects=meta["protects"],
+        blocking=bool(meta["blocking"]),
+        success=bool(result.success),
+        unexpected_count=int(found.get("unexpected_count") or 0),
+        failing_keys=[{k: _plain(row[k]) for k in keys} for row in failing[:MAX_FAILING_KEYS]],
+        messages=[_message(template, row, parameters) for row in failing] if template and not result.success else [],
+        # GX's own message for a missing column is "list index out of range"
+        exception=f"no column {', '.join(missing)} in the suite's rows" if missing else _exception(result.exception_info or {}),
+    )
+
+
+def _column(kwargs: dict) -> str | None:
+    if "column" in kwargs:
+        return kwargs["column"]
+    if "column_list" in kwargs:
+        return ",".join(kwargs["column_list"])
+    if "column_A" in kwargs:
+        return f"{kwargs['column_A']},{kwargs['column_B']}"
+    return None
+
+
+def _message(template: str, row: dict, parameters: dict) -> dict:
+    month = _month(row.get("period"))
+    return {"la_code": row.get("la_code"), "period": month, "message": template.format_map({**parameters, **row, "month": month})}
+
+
+def _month(value) -> str | None:
+    return None if value is None or pd.isna(value) else pd.Timestamp(value).strftime("%Y-%m")
+
+
+def _plain(value):
+    """A JSON-ready key value: dates as ISO strings, numpy scalars as Python ones, missing as None."""
+    if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)):
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
+        value = pd.Timestamp(value)
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    return value.item() if hasattr(value, "item") else value
+
+
+def _exception(info: dict) -> str | None:
+    infos = [info] if "raised_exception" in info else list(info.values())
+    raised = [i for i in infos if isinstance(i, dict) and i.get("raised_exception")]
+    return (raised[0].get("exception_message") or "raised an exception") if raised else None
