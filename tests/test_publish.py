@@ -134,7 +134,10 @@ def test_small_counts_and_everything_derived_from_them_are_withheld():
     suff = out["mart_sufficiency"]
     a, b, c = (_row(suff, la_code=la) for la in ("E0000000A", "E0000000B", "E0000000C"))
     assert pd.isna(a["foster_inhouse"]) and pd.isna(a["inhouse_fostering_share"])
-    assert a[WITHHELD] == "foster_inhouse,inhouse_fostering_share"
+    # foster_other_la is withheld too (secondary suppression): with `fostering` and the other
+    # foster categories published, it would otherwise give foster_inhouse back by subtraction
+    assert pd.isna(a["foster_other_la"])
+    assert a[WITHHELD] == "foster_inhouse,foster_other_la,inhouse_fostering_share"
     assert (b["foster_inhouse"], c["foster_inhouse"]) == (6, 0)  # 0 and 6 are published
     assert b["inhouse_fostering_share"] == pytest.approx(16 / 43) and c["inhouse_fostering_share"] == pytest.approx(8 / 35)
     assert b[WITHHELD] == "" and c[WITHHELD] == ""
@@ -148,7 +151,11 @@ def test_small_counts_and_everything_derived_from_them_are_withheld():
     assert need["not_placed"] == 0
     assert need[WITHHELD] == "requests,placed_in_house,placed_external,inhouse_fill_rate"
     need_b = _row(out["mart_sufficiency_by_need"], la_code="E0000000B")
-    assert pd.isna(need_b["placed_external"]) and need_b["inhouse_fill_rate"] == 0.6  # its sources are 6 and 10
+    assert pd.isna(need_b["placed_external"])
+    # requests 10 = 6 in-house + 4 external + 0 not placed: with only the 4 withheld it would be
+    # 10 - 6 - 0, so the smallest non-zero published part (6) is withheld too, and with it the rate
+    assert pd.isna(need_b["placed_in_house"]) and pd.isna(need_b["inhouse_fill_rate"])
+    assert need_b["requests"] == 10 and need_b["not_placed"] == 0
 
     cost = _row(out["mart_cost_per_placement"], la_code="E0000000A")
     hidden = ["children", "child_weeks", "avg_weekly_cost", "fully_loaded_weekly_cost", "r12_child_weeks",
@@ -552,3 +559,35 @@ def test_a_killed_publish_leaves_latest_on_the_previous_complete_version(tiny):
     assert read_latest(publish_dir) == following.path.resolve()
     assert not stale.exists() and not [p for p in publish_dir.iterdir() if p.name.startswith(".staging-")]
     assert versions(publish_dir) == [previous.version, following.version]
+
+
+def test_no_withheld_count_can_be_worked_out_by_subtraction():
+    """Secondary suppression: a row never publishes a total and all but one of its parts."""
+    rules = load_rules()
+    parts = ["foster_inhouse", "foster_connected", "foster_ifa", "foster_other_la", "residential_inhouse",
+             "residential_external", "residential_school", "secure", "supported_accommodation",
+             "placed_with_parents", "placed_for_adoption", "other"]
+    row = dict.fromkeys(parts, 0) | {"foster_inhouse": 40, "foster_connected": 12, "foster_ifa": 30, "secure": 2, "placed_with_parents": 9}
+    children = sum(row.values())
+    frame = pd.DataFrame([row | {
+        "la_code": "E08000009", "la_name": "Trafford", "region": "North West", "hub": "Greater Manchester",
+        "period": dt.date(2023, 9, 1), "children_looked_after": children, "fostering": 82, "children_in_area": 60,
+        "requests": 20, "placed_in_house": 9, "placed_external": 8, "not_placed": 3, "children_3plus_placements_12m": 7,
+        "inhouse_fostering_share": 52 / 82, "family_based_share": 91 / children, "residential_share": 0.0,
+        "in_area_share": 60 / children, "cla_rate_per_10k": 17.0, "inhouse_fill_rate": 9 / 20, "moves_3plus_12m_share": 7 / children,
+        "approved_households": 80, "approved_places": 100, "places_filled": 52, "places_vacant": 30, "places_unavailable": 18,
+        "place_utilisation": 52 / 82, "r12_net_places_change": 2, "r12_months": 12,
+    }])
+    out = apply_disclosure({"mart_sufficiency": frame}, 5, rules)["mart_sufficiency"].iloc[0]
+    # the small counts themselves
+    assert pd.isna(out["secure"]) and pd.isna(out["not_placed"])
+    # and one more cell of each sum they sit in: the smallest non-zero published part
+    assert pd.isna(out["placed_with_parents"])  # 9: smallest non-zero part of children_looked_after besides secure
+    assert pd.isna(out["placed_external"])  # 8 < 9: smallest other part of requests
+    for total, members in rules.marts["mart_sufficiency"].additive:
+        hidden = sum(pd.isna(out[c]) for c in (total, *members))
+        assert hidden != 1, (total, hidden)
+    # figures derived from a cell withheld this way are withheld too; those that are not are kept
+    assert pd.isna(out["family_based_share"])  # uses placed_with_parents
+    assert out["inhouse_fill_rate"] == pytest.approx(9 / 20)  # placed_in_house and requests are both published
+    assert set(out["withheld"].split(",")) >= {"secure", "placed_with_parents", "not_placed", "placed_external"}

@@ -35,6 +35,7 @@ class MartRule:
     as_is: tuple[str, ...] = ()
     benchmark_value: tuple[str, ...] = ()
     benchmark_group: tuple[str, ...] = ()
+    additive: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (total, parts): total = sum(parts) in every row
 
     @property
     def kind_of(self) -> dict[str, str]:
@@ -109,7 +110,7 @@ def _load_rules(path: Path) -> Rules:
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     marts: dict[str, MartRule] = {}
     for name, spec in raw["marts"].items():
-        unknown = set(spec) - set(KINDS)
+        unknown = set(spec) - set(KINDS) - {"additive"}
         if unknown:
             raise DisclosureError(f"{path}: {name} has unknown classes {sorted(unknown)} (allowed: {', '.join(KINDS)})")
         rule = MartRule(
@@ -118,6 +119,7 @@ def _load_rules(path: Path) -> Rules:
             as_is=tuple(spec.get("as_is") or ()),
             benchmark_value=tuple(spec.get("benchmark_value") or ()),
             benchmark_group=tuple(spec.get("benchmark_group") or ()),
+            additive=tuple((r["total"], tuple(r["parts"])) for r in spec.get("additive") or ()),
         )
         listed = [*rule.counts, *rule.derived, *rule.as_is, *rule.benchmark_value, *rule.benchmark_group]
         twice = sorted({c for c in listed if listed.count(c) > 1})
@@ -129,6 +131,10 @@ def _load_rules(path: Path) -> Rules:
             not_counts = [s for s in sources if s not in rule.counts]
             if not_counts:
                 raise DisclosureError(f"{path}: {name}.{column} derives from {not_counts}, which are not counts of {name}")
+        for total, parts in rule.additive:
+            not_counts = [c for c in (total, *parts) if c not in rule.counts]
+            if not_counts:
+                raise DisclosureError(f"{path}: {name} additive relation of {total} names {not_counts}, which are not counts")
         marts[name] = rule
     b = raw["benchmark"]
     benchmark = BenchmarkRule(
@@ -206,6 +212,7 @@ def _mart_mask(frame: pd.DataFrame, rule: MartRule, threshold: int, name: str) -
         if column in frame.columns:
             values = pd.to_numeric(frame[column], errors="coerce")
             mask[column] = ((values >= 1) & (values <= threshold)).fillna(False).astype(bool)
+    _protect_sums(frame, rule, mask)
     for column, sources in rule.derived.items():
         if column not in frame.columns:
             continue
@@ -216,6 +223,45 @@ def _mart_mask(frame: pd.DataFrame, rule: MartRule, threshold: int, name: str) -
         mask[column] = any_source & frame[column].notna()
     order = [c for c in frame.columns if c in mask]
     return pd.DataFrame({c: mask[c] for c in order}, index=frame.index, columns=order, dtype=bool)
+
+
+def _protect_sums(frame: pd.DataFrame, rule: MartRule, mask: dict[str, pd.Series]) -> None:
+    """Secondary suppression: never leave one withheld cell alone in a published sum.
+
+    Where a total and its parts are published in one row, a single withheld cell
+    could be worked out by subtraction. In every such row, the smallest published
+    part (a non-zero one when there is one) is withheld as well, or the total when
+    it has no other part; repeated until no relation has exactly one withheld cell,
+    since one relation's extra cell can leave another with one.
+    """
+    relations = [(t, p) for t, p in rule.additive if t in mask and all(c in mask for c in p)]
+    for _ in range(len(relations) * 4 + 1):
+        changed = False
+        for total, parts in relations:
+            cells = [total, *parts]
+            hidden = pd.concat([mask[c] for c in cells], axis=1)
+            lonely = hidden.sum(axis=1) == 1
+            if not lonely.any():
+                continue
+            values = pd.concat([pd.to_numeric(frame[c], errors="coerce") for c in parts], axis=1).astype(float)
+            values.columns = list(parts)
+            published = ~pd.concat([mask[c] for c in parts], axis=1)
+            published.columns = list(parts)
+            # rank the candidates: published parts only, non-zero before zero, smallest first
+            score = values.where(published).where(values != 0, values.where(published) + 1e12)
+            has_candidate = score.notna().any(axis=1)
+            pick = score.fillna(np.inf).idxmin(axis=1).where(lonely & has_candidate)
+            for part in parts:
+                extra = (pick == part) & lonely
+                if extra.any():
+                    mask[part] = mask[part] | extra
+                    changed = True
+            no_part = lonely & ~has_candidate
+            if no_part.any():
+                mask[total] = mask[total] | no_part
+                changed = True
+        if not changed:
+            return
 
 
 def _key_frame(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
