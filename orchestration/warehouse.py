@@ -8,14 +8,12 @@ table, so the schema only ever grows.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from orchestration.locks import exclusive_lock
 from orchestration.returns.schema import warehouse_columns
 
 SCHEMAS = ("ops", "raw")
@@ -60,27 +58,11 @@ class WarehouseBusy(RuntimeError):
     """Another process is writing the warehouse."""
 
 
-@contextlib.contextmanager
 def writer_lock(warehouse: Path, timeout_s: float = 600.0):
     """Hold the warehouse's writer lock; wait up to `timeout_s`, then say who to wait for."""
-    warehouse.parent.mkdir(parents=True, exist_ok=True)
     lock_path = warehouse.with_name(warehouse.name + ".lock")
-    with lock_path.open("a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise WarehouseBusy(
-                        f"another run is writing {warehouse} (lock {lock_path}); try again when it has finished"
-                    ) from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    busy = WarehouseBusy(f"another run is writing {warehouse} (lock {lock_path}); try again when it has finished")
+    return exclusive_lock(lock_path, busy, timeout_s)
 
 
 def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:

@@ -278,7 +278,6 @@ def _key_frame(frame: pd.DataFrame, keys: tuple[str, ...]) -> pd.DataFrame:
 
 def _benchmark_mask(bm: pd.DataFrame, rules: Rules, marts: Mapping[str, pd.DataFrame], masks: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     spec = rules.benchmark
-    rule = rules.marts[spec.mart]
     for column in (*spec.keys, spec.metric_column, spec.value_column, *spec.group_by):
         if column not in bm.columns:
             raise DisclosureError(f"{spec.mart} cannot be disclosed without its column {column}")

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import hashlib
 import json
 import os
@@ -44,6 +43,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from orchestration import __version__
+from orchestration.locks import exclusive_lock
 from orchestration.publish.disclosure import WITHHELD, apply_disclosure, count_withheld, load_rules
 from orchestration.warehouse import connect
 
@@ -378,21 +378,9 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-@contextlib.contextmanager
 def _publish_lock(publish_dir: Path, timeout_s: float = 600.0):
     """One publish at a time per publish folder (released by the kernel if the process dies)."""
     lock_path = publish_dir / LOCK_NAME
-    with lock_path.open("a+") as handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise PublishBusy(f"another publish is writing {publish_dir} (lock {lock_path})") from None
-                time.sleep(0.2)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return exclusive_lock(lock_path, PublishBusy(f"another publish is writing {publish_dir} (lock {lock_path})"), timeout_s)
+
+

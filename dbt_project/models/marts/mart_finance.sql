@@ -70,9 +70,7 @@ year_to_date as (
 
 select
     m.la_code,
-    la.la_name,
-    la.region,
-    la.hub,
+    {{ la_attributes('la') }},
     m.period,
     m.cost_line,
     cast(m.actual as decimal(14, 2)) as actual,

@@ -23,9 +23,7 @@ rolling as (
 
 select
     m.la_code,
-    la.la_name,
-    la.region,
-    la.hub,
+    {{ la_attributes('la') }},
     m.period,
     m.carer_type,
     cast(m.enquiries as integer) as enquiries,
