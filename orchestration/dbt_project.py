@@ -7,15 +7,26 @@ the dbt assets, and rebuilds it only when a dbt file is newer than it.
 
 from __future__ import annotations
 
+import shutil
+import sys
 from pathlib import Path
 
-from dagster_dbt import DbtProject
+from dagster_dbt import DbtCliResource, DbtProject
 
 from orchestration.settings import PROJECT_ROOT
 
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 
 dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+# The dbt installed beside this Python (the project's .venv), so `.venv/bin/fostering`
+# works without the virtualenv being activated; else whatever `dbt` is on PATH.
+_BESIDE = Path(sys.executable).parent / "dbt"
+DBT_EXECUTABLE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_cli() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
 
 
 def _sources() -> list[Path]:
@@ -35,5 +46,5 @@ def manifest_is_stale() -> bool:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` if the manifest is missing or older than the dbt files; return its path."""
     if force or manifest_is_stale():
-        dbt_project.preparer.prepare(dbt_project)
+        dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
     return dbt_project.manifest_path

@@ -51,13 +51,11 @@ def settings_from(warehouse: WarehouseResource, landing: LandingResource, key: P
 
 
 def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
-    from dagster_dbt import DbtCliResource
-
-    from orchestration.dbt_project import dbt_project
+    from orchestration.dbt_project import dbt_cli
 
     settings = settings or load_settings()
     return {
-        "dbt": DbtCliResource(project_dir=dbt_project),
+        "dbt": dbt_cli(),
         "warehouse": WarehouseResource(path=str(settings.warehouse), data_dir=str(settings.data_dir)),
         "landing": LandingResource(path=str(settings.landing)),
         "publish": PublishResource(
