@@ -76,6 +76,9 @@ def run_pipeline(settings: Settings) -> RunReport:
         )
         return RunReport("\n".join(lines), 1)
     meta = _materialization(result, ["publish", "published_marts"]).metadata
+    if meta["unchanged"].value:
+        lines.append(f"Nothing new to publish: the marts equal the latest publish, version {meta['version'].value} ({meta['latest'].value})")
+        return RunReport("\n".join(lines), 0)
     lines.append(
         f"Published version {meta['version'].value} in {steps.get('published_marts', 0):.1f}s: {meta['path'].value} "
         f"(latest: {meta['latest'].value}); {sum(meta['withheld_cells'].value.values())} small-number cells withheld"

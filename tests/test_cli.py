@@ -79,10 +79,13 @@ def test_run_ingests_then_changes_nothing_the_second_time(tmp_path, landing, goo
             ).fetchone()
 
     before = snapshot()
+    latest = (warehouse.parent / "published" / "latest").resolve()
     second = fostering("run", "--landing", landing, "--warehouse", warehouse)
     assert second.returncode == 0
     assert "2 already received" in second.stdout
     assert snapshot() == before
+    assert "Nothing new to publish" in second.stdout
+    assert (warehouse.parent / "published" / "latest").resolve() == latest
 
 
 def test_run_refuses_production_without_a_real_key(tmp_path, good_return, landing):

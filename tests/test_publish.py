@@ -591,3 +591,18 @@ def test_no_withheld_count_can_be_worked_out_by_subtraction():
     assert pd.isna(out["family_based_share"])  # uses placed_with_parents
     assert out["inhouse_fill_rate"] == pytest.approx(9 / 20)  # placed_in_house and requests are both published
     assert set(out["withheld"].split(",")) >= {"secure", "placed_with_parents", "not_placed", "placed_external"}
+
+
+def test_an_unchanged_warehouse_makes_no_new_version_when_asked(tiny):
+    warehouse, publish_dir = tiny
+    first = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD, skip_unchanged=True)
+    again = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD, skip_unchanged=True, now=dt.datetime(2030, 1, 1))
+    assert again.unchanged and again.version == first.version and again.path == first.path
+    assert versions(publish_dir) == [first.version]
+    assert not [p for p in publish_dir.iterdir() if p.name.startswith(".staging-")]
+    # a changed mart is a new version
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute("UPDATE marts.mart_finance SET actual = actual + 1")
+    changed = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD, skip_unchanged=True, now=dt.datetime(2030, 1, 2))
+    assert not changed.unchanged and changed.version != first.version
+    assert read_latest(publish_dir) == changed.path

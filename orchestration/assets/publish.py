@@ -52,7 +52,12 @@ def passed_gate(data_dir: Path, run_id: str) -> list[dict]:
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
     checks = passed_gate(Path(warehouse.data_dir), context.run.run_id)
     result = write_publish(
-        Path(warehouse.path), Path(publish.path), keep=publish.keep, threshold=publish.disclosure_threshold, checks=checks
+        Path(warehouse.path),
+        Path(publish.path),
+        keep=publish.keep,
+        threshold=publish.disclosure_threshold,
+        checks=checks,
+        skip_unchanged=True,  # re-running with nothing new leaves the latest publish as it is
     )
     return dg.MaterializeResult(
         metadata={
@@ -61,6 +66,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "latest": dg.MetadataValue.path(str(Path(publish.path) / "latest")),
             "rows": dg.MetadataValue.json(result.rows),
             "withheld_cells": dg.MetadataValue.json(result.withheld),
+            "unchanged": result.unchanged,
         }
     )
 

@@ -79,6 +79,7 @@ class PublishResult:
     rows: dict[str, int] = field(default_factory=dict)  # rows per mart
     withheld: dict[str, int] = field(default_factory=dict)  # withheld cells per mart
     seconds: float = 0.0
+    unchanged: bool = False  # the marts equal the latest publish's: no new version was made
 
     @property
     def manifest_path(self) -> Path:
@@ -93,11 +94,14 @@ def publish(
     threshold: int,
     checks: list[dict] | None = None,
     now: dt.datetime | None = None,
+    skip_unchanged: bool = False,
 ) -> PublishResult:
     """Publish every mart of `warehouse` as a new version in `publish_dir` and make it the latest.
 
     The caller decides whether the quality gate allows a publish; the results it
-    passes as `checks` are recorded in the manifest as they are.
+    passes as `checks` are recorded in the manifest as they are. With
+    `skip_unchanged`, a publish whose data files and returns equal the latest's
+    makes no new version (the latest stays, and the result says `unchanged`).
     """
     started = time.perf_counter()
     warehouse, publish_dir = Path(warehouse), Path(publish_dir)
@@ -116,6 +120,10 @@ def publish(
         staging.mkdir()
         try:
             manifest = _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks)
+            same = _same_as_latest(publish_dir, manifest) if skip_unchanged else None
+            if same is not None:  # nothing new to publish: the latest stays as it is
+                shutil.rmtree(staging)
+                return _result(same, publish_dir / same["version"], started, unchanged=True)
             _fsync(staging)
             final = publish_dir / version
             os.rename(staging, final)  # same filesystem: atomic
@@ -125,13 +133,34 @@ def publish(
             raise
         _switch_latest(publish_dir, version, created)
         _prune(publish_dir, keep, version)
+    return _result(manifest, final, started)
+
+
+def _result(manifest: dict, path: Path, started: float, unchanged: bool = False) -> PublishResult:
     return PublishResult(
-        version=version,
-        path=final.resolve(),
+        version=manifest["version"],
+        path=Path(path).resolve(),
         rows={m["name"]: m["rows"] for m in manifest["marts"]},
         withheld=dict(manifest["disclosure"]["withheld_cells"]),
         seconds=time.perf_counter() - started,
+        unchanged=unchanged,
     )
+
+
+def _fingerprint(manifest: dict) -> tuple:
+    """What a publish says: its data files and the returns they came from (not when it was made)."""
+    files = sorted((m["name"], f["sha256"]) for m in manifest["marts"] for f in m["files"].values())
+    returns = sorted(r["submission_id"] for r in manifest["returns"])
+    return files, returns, manifest["disclosure"]["threshold"]
+
+
+def _same_as_latest(publish_dir: Path, manifest: dict) -> dict | None:
+    """The latest publish's manifest when the new one would publish exactly the same; else None."""
+    latest = read_latest(publish_dir)
+    if latest is None or not (latest / MANIFEST).exists():
+        return None
+    previous = json.loads((latest / MANIFEST).read_text(encoding="utf-8"))
+    return previous if _fingerprint(previous) == _fingerprint(manifest) else None
 
 
 def read_latest(publish_dir: Path) -> Path | None:
