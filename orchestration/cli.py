@@ -121,7 +121,7 @@ def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> 
     blocking quality check withheld the publish or the pipeline itself failed, 2 when
     the configuration or a concurrent run stopped it before it began.
     """
-    from orchestration.pipeline import PipelineFailed, run_pipeline
+    from orchestration.pipeline import PipelineFailed, one_run_at_a_time, run_pipeline
     from orchestration.settings import ConfigurationError, load_settings
     from orchestration.warehouse import WarehouseBusy
 
@@ -134,7 +134,8 @@ def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> 
         env["FOSTERING_PUBLISH_DIR"] = publish_dir
     settings = load_settings(env)
     try:
-        report = run_pipeline(settings)
+        with one_run_at_a_time(settings):
+            report = run_pipeline(settings)
     except (ConfigurationError, WarehouseBusy) as exc:
         click.echo(f"fostering run: {exc}", err=True)
         sys.exit(2)
@@ -143,6 +144,34 @@ def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> 
         sys.exit(1)
     click.echo(report.text)
     sys.exit(report.exit_code)
+
+
+# --- `fostering status`: who has sent what (orchestration/status.py) -------------------------
+
+
+@main.command()
+@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: FOSTERING_WAREHOUSE, else data/warehouse.duckdb).")
+@click.option("--periods", default=3, show_default=True, type=click.IntRange(min=1), help="How many of the latest months to show.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def status(warehouse: str | None, periods: int, fmt: str) -> None:
+    """Every LA's return for the latest months: accepted, with warnings, rejected or missing, and late or not.
+
+    Exit status 0; 2 when the status cannot be read (no warehouse or marts yet: run
+    `fostering run` first; or a run kept the warehouse busy for 30 s).
+    """
+    from orchestration.settings import load_settings
+    from orchestration.status import StatusUnavailable, format_text, records, submission_status
+
+    path = Path(warehouse) if warehouse else load_settings().warehouse
+    try:
+        frame = submission_status(path, periods)
+    except StatusUnavailable as exc:
+        click.echo(f"fostering status: {exc}", err=True)
+        sys.exit(2)
+    if fmt == "json":
+        click.echo(json.dumps(records(frame), indent=2))
+    else:
+        click.echo(format_text(frame))
 
 
 if __name__ == "__main__":

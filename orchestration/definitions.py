@@ -16,14 +16,16 @@ from orchestration.assets.dbt import fostering_dbt_models  # noqa: E402
 from orchestration.assets.ingest import ingest_returns  # noqa: E402
 from orchestration.assets.publish import published_marts  # noqa: E402
 from orchestration.checks import quality_gate  # noqa: E402
-from orchestration.jobs import ingest_job, pipeline_job  # noqa: E402
+from orchestration.jobs import ingest_job, pipeline_job, status_job  # noqa: E402
 from orchestration.resources import default_resources  # noqa: E402
+from orchestration.schedules import SCHEDULES  # noqa: E402
 from orchestration.sensors import landing_sensor  # noqa: E402
 
 defs = dg.Definitions(
     assets=[ingest_returns, fostering_dbt_models, published_marts],
     asset_checks=[quality_gate],
-    jobs=[ingest_job, pipeline_job],
+    jobs=[ingest_job, pipeline_job, status_job],
+    schedules=SCHEDULES,
     sensors=[landing_sensor],
     resources=default_resources(),
 )

@@ -13,8 +13,11 @@ from pathlib import Path
 
 
 @contextlib.contextmanager
-def exclusive_lock(lock_path: Path, busy: Exception, timeout_s: float = 600.0):
-    """Hold the lock on `lock_path`, waiting up to `timeout_s`; then raise `busy`."""
+def exclusive_lock(lock_path: Path, busy: Exception, timeout_s: float = 600.0, on_wait=None):
+    """Hold the lock on `lock_path`, waiting up to `timeout_s`; then raise `busy`.
+
+    `on_wait()` is called once, when the lock is found taken, so a person can be told.
+    """
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as handle:
         deadline = time.monotonic() + timeout_s
@@ -23,6 +26,9 @@ def exclusive_lock(lock_path: Path, busy: Exception, timeout_s: float = 600.0):
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
+                if on_wait is not None:
+                    on_wait()
+                    on_wait = None
                 if time.monotonic() > deadline:
                     raise busy from None
                 time.sleep(0.2)

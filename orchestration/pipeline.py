@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from orchestration.assets.ingest import LEDGER_KEY, ingest_returns
 from orchestration.dbt_project import prepare_manifest
 from orchestration.resources import default_resources
 from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from orchestration.locks import exclusive_lock
+from orchestration.warehouse import WarehouseBusy, connect
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -33,6 +35,21 @@ class RunReport:
 
 class PipelineFailed(RuntimeError):
     """The pipeline itself failed (not the LAs' data)."""
+
+
+def one_run_at_a_time(settings: Settings):
+    """A second `fostering run` on the same warehouse waits for the first, saying so, then gives up plainly."""
+    lock_path = settings.warehouse.with_name(settings.warehouse.name + ".run.lock")
+    busy = WarehouseBusy(
+        f"another `fostering run` has been using {settings.warehouse} for over {settings.run_wait_s:.0f}s; "
+        "try again when it has finished (FOSTERING_RUN_WAIT_SECONDS sets how long to wait)"
+    )
+    waiting = lambda: print(  # noqa: E731
+        f"Another `fostering run` is using {settings.warehouse}: waiting for it to finish (up to {settings.run_wait_s:.0f}s)...",
+        file=sys.stderr,
+        flush=True,
+    )
+    return exclusive_lock(lock_path, busy, settings.run_wait_s, on_wait=waiting)
 
 
 def run_pipeline(settings: Settings) -> RunReport:

@@ -38,6 +38,10 @@ class Settings:
     disclosure_threshold: int  # counts of children from 1 to this are withheld in published files
     swing_threshold: float  # a month-on-month change in a stock beyond this fraction is a warning
     places_tolerance: int  # in-house places_filled may differ from placements open at month end by this much
+    publish_cron: str  # when the monthly publish runs (after the returns' due date)
+    status_cron: str  # when the daily refresh of mart_submission_status runs
+    schedule_timezone: str
+    run_wait_s: float  # how long a second `fostering run` waits for the first before giving up
 
     @property
     def archive_dir(self) -> Path:
@@ -95,4 +99,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         disclosure_threshold=int(env.get("FOSTERING_DISCLOSURE_THRESHOLD", "5")),
         swing_threshold=float(env.get("FOSTERING_SWING_THRESHOLD", "0.15")),
         places_tolerance=int(env.get("FOSTERING_PLACES_TOLERANCE", "2")),
+        publish_cron=env.get("FOSTERING_PUBLISH_CRON", "0 6 20 * *"),
+        status_cron=env.get("FOSTERING_STATUS_CRON", "0 7 * * *"),
+        schedule_timezone=env.get("FOSTERING_TIMEZONE", "Europe/London"),
+        run_wait_s=float(env.get("FOSTERING_RUN_WAIT_SECONDS", "600")),
     )

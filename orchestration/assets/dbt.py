@@ -62,6 +62,11 @@ def build_with_lock(context: dg.AssetExecutionContext, dbt: DbtCliResource, ware
         yield from dbt.cli(["build"], context=context).stream()
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, dagster_dbt_translator=FosteringDbtTranslator())
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=FosteringDbtTranslator(),
+    pool="fostering_warehouse",
+)
 def fostering_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     yield from build_with_lock(context, dbt, warehouse)

@@ -28,6 +28,7 @@ class IngestConfig(dg.Config):
 @dg.multi_asset(
     name="ingest_returns",
     group_name="ingest",
+    pool="fostering_warehouse",  # DuckDB has one writer: runs that write it take turns
     specs=[
         dg.AssetSpec(
             LEDGER_KEY,

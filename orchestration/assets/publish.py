@@ -43,6 +43,7 @@ def passed_gate(data_dir: Path, run_id: str) -> list[dict]:
 @dg.asset(
     key=["publish", "published_marts"],
     group_name="publish",
+    pool="fostering_warehouse",
     deps=MART_KEYS,
     owners=["team:fostering-data"],
     kinds={"parquet", "csv"},
