@@ -85,9 +85,9 @@ def test_status_command_text(built_warehouse):
     assert header.split() == ["LA", "Period", "Status", "Late", "Due", "date", "Received"]
     bolton = [line.split() for line in out.splitlines() if line.strip().startswith("Bolton")]
     assert [row[1] for row in bolton] == ["2023-07", "2023-08", "2023-09"]
-    assert all(row[2] in ("accepted", "accepted with warnings".split()[0]) for row in bolton)
-    manchester = next(line.split() for line in out.splitlines() if line.strip().startswith("Manchester") and "2023-09" in line)
-    assert manchester[1:] == ["2023-09", "missing", "yes", "2023-10-15", "-"]
+    assert all(row[2] == "accepted" for row in bolton)  # "accepted" or "accepted with warnings"
+    manchester = [line.split() for line in out.splitlines() if line.strip().startswith("Manchester")]
+    assert manchester[-1] == ["Manchester", "2023-09", "missing", "yes", "2023-10-15", "-"]
     missing = len(REFERENCE_LAS) - len(SAMPLE_LAS)
     summary = [line for line in out.splitlines() if line[:8] in ("2023-07:", "2023-08:", "2023-09:")]
     assert len(summary) == 3
@@ -196,9 +196,9 @@ def test_text_summary_counts_per_period(tmp_path):
     assert lines[0] == "Greater Manchester" and "South East" in lines
     assert "2023-08: 2 accepted, 1 with warnings, 0 rejected, 0 missing; 0 late" in lines
     assert "2023-09: 2 accepted, 0 with warnings, 0 rejected, 1 missing; 1 late" in lines
-    bolton = next(line for line in lines if "Bolton" in line and "2023-09" in line).split()
-    assert bolton == ["Bolton", "2023-09", "missing", "yes", "2023-10-15", "-"]
-    medway = next(line for line in lines if "Medway" in line and "2023-08" in line)
+    bolton = [line.split() for line in lines if line.strip().startswith("Bolton")]
+    assert bolton[-1] == ["Bolton", "2023-09", "missing", "yes", "2023-10-15", "-"]
+    medway = next(line for line in lines if line.strip().startswith("Medway  ") and line.split()[1] == "2023-08")
     assert "accepted with warnings  no" in medway and medway.rstrip().endswith("2023-09-15 23:00")
 
 
