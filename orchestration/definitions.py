@@ -19,6 +19,7 @@ from orchestration.checks import quality_gate  # noqa: E402
 from orchestration.jobs import ingest_job, pipeline_job, status_job  # noqa: E402
 from orchestration.resources import default_resources  # noqa: E402
 from orchestration.schedules import SCHEDULES  # noqa: E402
+from orchestration.late_returns import late_returns_sensor  # noqa: E402
 from orchestration.sensors import landing_sensor  # noqa: E402
 
 defs = dg.Definitions(
@@ -26,6 +27,6 @@ defs = dg.Definitions(
     asset_checks=[quality_gate],
     jobs=[ingest_job, pipeline_job, status_job],
     schedules=SCHEDULES,
-    sensors=[landing_sensor],
+    sensors=[landing_sensor, late_returns_sensor],
     resources=default_resources(),
 )

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.event_api import AssetRecordsFilter
 
 from orchestration.notify import Notifier, notifier_from_settings
 from orchestration.resources import WarehouseResource
@@ -75,7 +74,7 @@ def build_late_returns_sensor(
     def _sensor(context: dg.SensorEvaluationContext, warehouse: WarehouseResource):
         after, previous = read_cursor(context.cursor)
         records = context.instance.fetch_materializations(
-            AssetRecordsFilter(asset_key=STATUS_ASSET, after_storage_id=after), ascending=False, limit=1
+            dg.AssetRecordsFilter(asset_key=STATUS_ASSET, after_storage_id=after), ascending=False, limit=1
         ).records
         if not records:
             return dg.SkipReason(f"no new materialisation of {STATUS_ASSET.to_user_string()}")
