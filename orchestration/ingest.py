@@ -196,7 +196,9 @@ def _report(checked: ValidatedReturn, source: str, digest: str, received_at: dt.
         contract_version=checked.contract.version,
     )
     folder = settings.findings_dir / (checked.la_code or "unidentified") / (period or "unknown-period")
-    return write_reports(header, checked.findings, folder, f"{received_at:%Y%m%dT%H%M%S}-{digest[:12]}")
+    # Named by the file's checksum alone: a return checked twice (a run killed before storing
+    # it, then rerun) has one report, rewritten, never two.
+    return write_reports(header, checked.findings, folder, digest[:16])
 
 
 def _within(path: Path, data_dir: Path) -> str:

@@ -8,8 +8,11 @@ open DuckDB connection and Dagster state.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 
@@ -23,6 +26,14 @@ def ordered_map(fn: Callable, items: list, workers: int | None = None) -> Iterat
     if len(items) < PARALLEL_FROM or workers < 2:
         yield from map(fn, items)
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
         yield from pool.map(fn, items, chunksize=4)
 
+
+
+def _die_with_parent() -> None:
+    """A worker ends when the process that started it does, even on SIGKILL (Linux)."""
+    if sys.platform.startswith("linux"):
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

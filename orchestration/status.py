@@ -96,8 +96,10 @@ def _read(warehouse: Path, periods: int, wait_s: float, poll_s: float) -> pd.Dat
     with _courtesy_lock(warehouse, timeout_s=wait_s):
         while True:
             try:
-                with connect(warehouse, read_only=True) as con:
+                with connect(warehouse, read_only=True, wait_s=max(deadline - time.monotonic(), 0.0)) as con:
                     return con.execute(_query(periods)).df()
+            except WarehouseBusy:  # connect waited for the file lock until our deadline
+                raise _busy(warehouse, time.monotonic() - started) from None
             except duckdb.CatalogException:
                 raise StatusUnavailable(
                     f"the warehouse {warehouse} has no submission status yet ({MART} does not exist): "

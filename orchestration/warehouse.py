@@ -8,6 +8,7 @@ table, so the schema only ever grows.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import duckdb
@@ -65,9 +66,25 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0):
     return exclusive_lock(lock_path, busy, timeout_s)
 
 
-def connect(warehouse: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting while another process holds DuckDB's file lock.
+
+    Our own runs take turns through `writer_lock`; this covers what that lock
+    cannot see, such as a dbt process left running by a run that was killed.
+    """
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    return duckdb.connect(str(warehouse), read_only=read_only)
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return duckdb.connect(str(warehouse), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower():
+                raise
+            if time.monotonic() > deadline:
+                raise WarehouseBusy(
+                    f"{warehouse} is still in use by another process after {wait_s:.0f}s; try again when it has finished"
+                ) from None
+            time.sleep(0.5)
 
 
 def raw_table_ddl() -> list[str]:

@@ -123,6 +123,7 @@ def publish(
             same = _same_as_latest(publish_dir, manifest) if skip_unchanged else None
             if same is not None:  # nothing new to publish: the latest stays as it is
                 shutil.rmtree(staging)
+                _prune(publish_dir, keep, same["version"])  # still clear what a killed publish left
                 return _result(same, publish_dir / same["version"], started, unchanged=True)
             _fsync(staging)
             final = publish_dir / version
