@@ -81,9 +81,6 @@ class Contract:
     reference_files: dict[str, str]
     source: Path
 
-    def rules_for(self, kind: str) -> list[dict]:
-        return [r for r in self.rules if r["kind"] == kind]
-
 
 def _code_lists(raw: dict, reference_dir: Path) -> dict[str, CodeList]:
     from orchestration.reference import placement_code_labels

@@ -39,7 +39,6 @@ class ValidatedReturn:
     period: dt.date | None = None
     return_version: str | None = None
     submitted_at: dt.datetime | None = None
-    contact_email: str | None = None
 
     @property
     def errors(self) -> int:
@@ -302,7 +301,5 @@ def _identify(result: ValidatedReturn, reference_dir: Path | None) -> None:
     result.period = None if pd.isna(first.get("period")) else first["period"].date()
     result.return_version = None if pd.isna(first.get("return_version")) else str(first["return_version"])
     result.submitted_at = None if pd.isna(first.get("submitted_at")) else first["submitted_at"].to_pydatetime()
-    email = first.get("contact_email")
-    result.contact_email = None if email is None or pd.isna(email) else str(email)
 
 
