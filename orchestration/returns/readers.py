@@ -8,6 +8,8 @@ that stop a file being read at all come back as findings, never exceptions.
 
 from __future__ import annotations
 
+import csv
+import html
 import io
 import re
 import zipfile
@@ -114,8 +116,6 @@ _CELL_VALUE = re.compile(rb"<v>([^<]*)</v>")
 
 
 def _xml_unescape(raw: bytes) -> str:
-    import html
-
     return html.unescape(raw.decode("utf-8"))
 
 
@@ -210,8 +210,6 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
         )
         return SheetData(name, pd.DataFrame({ROW: pd.Series(dtype="int64")}))
     first_line = text_check.splitlines()[0]
-    import csv
-
     header = [h.strip() for h in next(csv.reader([first_line]))]
     names = _dedupe(header)
     skipped: list[int] = []  # ordinals of the non-blank lines the parser skipped

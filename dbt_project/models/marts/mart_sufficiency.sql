@@ -71,6 +71,8 @@ counts as (
         {%- for category in categories %}
         coalesce(c.{{ category }}, 0) as {{ category }},
         {%- endfor %}
+        coalesce(c.foster_inhouse, 0) + coalesce(c.foster_connected, 0)
+            + coalesce(c.foster_ifa, 0) + coalesce(c.foster_other_la, 0) as fostering,
         coalesce(c.children_in_area, 0) as children_in_area,
         h.approved_households,
         h.approved_places,
@@ -106,11 +108,9 @@ select
     {%- for category in categories %}
     cast(n.{{ category }} as bigint) as {{ category }},
     {%- endfor %}
-    cast(n.foster_inhouse + n.foster_connected + n.foster_ifa + n.foster_other_la as bigint) as fostering,
-    {{ ratio('n.foster_inhouse + n.foster_connected',
-             'n.foster_inhouse + n.foster_connected + n.foster_ifa + n.foster_other_la') }} as inhouse_fostering_share,
-    {{ ratio('n.foster_inhouse + n.foster_connected + n.foster_ifa + n.foster_other_la + n.placed_with_parents + n.placed_for_adoption',
-             'n.children_looked_after') }} as family_based_share,
+    cast(n.fostering as bigint) as fostering,
+    {{ ratio('n.foster_inhouse + n.foster_connected', 'n.fostering') }} as inhouse_fostering_share,
+    {{ ratio('n.fostering + n.placed_with_parents + n.placed_for_adoption', 'n.children_looked_after') }} as family_based_share,
     {{ ratio('n.residential_inhouse + n.residential_external', 'n.children_looked_after') }} as residential_share,
     cast(n.children_in_area as bigint) as children_in_area,
     {{ ratio('n.children_in_area', 'n.children_looked_after') }} as in_area_share,
