@@ -95,19 +95,46 @@ def template(out: str, version: str | None) -> None:
 
 @main.command()
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the returns into.")
-@click.option("--las", default=8, show_default=True, help="Number of local authorities.")
-@click.option("--months", default=30, show_default=True, help="Number of consecutive months.")
+@click.option("--las", type=click.IntRange(min=1), help="Number of local authorities.  [default: 8; --national: 150]")
+@click.option("--months", type=click.IntRange(min=1), help="Number of consecutive months.  [default: 30; --national: 120]")
 @click.option("--seed", default=1, show_default=True, help="Random seed: the same seed gives the same files.")
-@click.option("--start", default="2021-04", show_default=True, help="First period, YYYY-MM.")
-@click.option("--forms", type=click.Choice(["mixed", "zip", "xlsx", "folder"]), default="mixed", show_default=True)
+@click.option("--start", help="First period, YYYY-MM.  [default: 2021-04; --national: 2016-04]")
+@click.option(
+    "--forms", type=click.Choice(["mixed", "zip", "xlsx", "folder", "csv"]),
+    help="Return form: csv is the same as folder (a folder of CSV files).  [default: mixed; --national: folder]",
+)
 @click.option("--no-trafford", is_flag=True, help="Do not use Trafford's real 2021/22 series.")
-def sample(out: str, las: int, months: int, seed: int, start: str, forms: str, no_trafford: bool) -> None:
+@click.option(
+    "--national", is_flag=True,
+    help="An England-sized history: the reference list's LAs plus synthetic ones, about 550 placements per "
+    "return, one form, written with its own LA reference list in OUT/.reference.",
+)
+@click.option("--workers", type=click.IntRange(min=1), help="Processes simulating LAs.  [default: 1; --national: one per core]")
+def sample(
+    out: str, las: int | None, months: int | None, seed: int, start: str | None, forms: str | None,
+    no_trafford: bool, national: bool, workers: int | None,
+) -> None:
     """Write deterministic synthetic returns (the bundled sample is the default)."""
-    from orchestration.sample import generate
+    from orchestration.sample import generate, generate_national
 
+    forms = "folder" if forms == "csv" else forms
     started = time.perf_counter()
-    paths = generate(Path(out), las=las, months=months, seed=seed, start=start, with_trafford=not no_trafford, forms=forms)
+    try:
+        if national:
+            paths = generate_national(
+                Path(out), las=las or 150, months=months or 120, seed=seed, start=start or "2016-04",
+                forms=forms or "folder", workers=workers,
+            )
+        else:
+            paths = generate(
+                Path(out), las=las or 8, months=months or 30, seed=seed, start=start or "2021-04",
+                with_trafford=not no_trafford, forms=forms or "mixed", workers=workers or 1,
+            )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
     click.echo(f"{len(paths)} returns written to {out} in {time.perf_counter() - started:.1f}s")
+    if national:
+        click.echo(f"Validate or ingest them with FOSTERING_REFERENCE_DIR={Path(out) / '.reference'} (their LA list)")
 
 
 @main.command()

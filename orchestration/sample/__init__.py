@@ -18,12 +18,21 @@ return, and the returns agree with each other over time:
 - Trafford's mainstream recruitment and households for 2021-04 .. 2022-02 are
   its real published series (`sample_data/trafford_2021_22_monthly.csv`).
 
+`generate_national(Path("/tmp/scale"))` writes an England-sized history
+for measuring the pipeline at scale (`fostering sample --national`): 150 LAs
+(the reference list's real LAs and synthetic ones between them) x 120
+months from 2016-04, about 550 placements per return, in one form, with the
+history's own LA reference list in `<out>/.reference/`.
+
 Only a seeded numpy Generator is used (one stream per LA, keyed by its code),
 never the clock, so the same arguments give byte-identical files.
 
 The modules, in the order the generator uses them:
 
-- `writer`: `generate()`, which checks its arguments and writes the files;
+- `writer`: `generate()`, which checks its arguments and writes the files
+  (`write_la`: one LA's simulation and returns, a job for a worker process);
+- `national`: `generate_national()`, the England-sized history, and
+  `england`: its LA reference list (real and synthetic LAs);
 - `las`: which LAs, in which order, and their submission habits;
 - `trafford`: Trafford's real series;
 - `simulation`: `LocalAuthority`, the month-by-month simulation of one LA,
@@ -34,8 +43,10 @@ The modules, in the order the generator uses them:
 - `days`: dates as day numbers.
 """
 
+from .england import england_las
 from .las import ordered_las, slug
+from .national import generate_national
 from .trafford import trafford_series
 from .writer import generate
 
-__all__ = ["generate", "ordered_las", "slug", "trafford_series"]
+__all__ = ["england_las", "generate", "generate_national", "ordered_las", "slug", "trafford_series"]
