@@ -15,6 +15,7 @@ import dagster as dg
 from orchestration.jobs import ingest_job
 from orchestration.resources import LandingResource
 from orchestration.returns.landing import checksum, discover
+from orchestration.settings import load_settings
 
 
 def _stamp(path) -> list:
@@ -25,7 +26,11 @@ def _stamp(path) -> list:
     return [stat.st_size, stat.st_mtime_ns]
 
 
-@dg.sensor(job=ingest_job, minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.STOPPED)
+@dg.sensor(
+    job=ingest_job,
+    minimum_interval_seconds=load_settings().sensor_interval_s,  # FOSTERING_SENSOR_INTERVAL_SECONDS, default 30
+    default_status=dg.DefaultSensorStatus.STOPPED,
+)
 def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
     """Ask for one ingest run per return whose bytes have not been seen before."""
     seen: dict[str, list] = json.loads(context.cursor) if context.cursor else {}

@@ -42,6 +42,7 @@ class Settings:
     status_cron: str  # when the daily refresh of mart_submission_status runs
     schedule_timezone: str
     run_wait_s: float  # how long a second `fostering run` waits for the first before giving up
+    sensor_interval_s: int  # the landing sensor looks at the landing folder at most this often
 
     @property
     def archive_dir(self) -> Path:
@@ -103,4 +104,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         status_cron=env.get("FOSTERING_STATUS_CRON", "0 7 * * *"),
         schedule_timezone=env.get("FOSTERING_TIMEZONE", "Europe/London"),
         run_wait_s=float(env.get("FOSTERING_RUN_WAIT_SECONDS", "600")),
+        sensor_interval_s=int(env.get("FOSTERING_SENSOR_INTERVAL_SECONDS", "30")),
     )
