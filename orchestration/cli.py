@@ -137,40 +137,72 @@ def sample(
         click.echo(f"Validate or ingest them with FOSTERING_REFERENCE_DIR={Path(out) / '.reference'} (their LA list)")
 
 
+def _locations(landing: str | None = None, warehouse: str | None = None, publish_dir: str | None = None):
+    from orchestration.settings import load_settings
+
+    env = dict(os.environ)
+    for name, value in (("FOSTERING_LANDING", landing), ("FOSTERING_WAREHOUSE", warehouse), ("FOSTERING_PUBLISH_DIR", publish_dir)):
+        if value:
+            env[name] = value
+    return load_settings(env)
+
+
+def _run_and_report(command: str, settings, **how) -> None:
+    """Run the pipeline one run at a time, print its report, exit with its status."""
+    from orchestration.pipeline import PipelineFailed, one_run_at_a_time, run_pipeline
+    from orchestration.settings import ConfigurationError
+    from orchestration.warehouse import WarehouseBusy
+
+    try:
+        with one_run_at_a_time(settings):
+            report = run_pipeline(settings, **how)
+    except (ConfigurationError, WarehouseBusy) as exc:
+        click.echo(f"fostering {command}: {exc}", err=True)
+        sys.exit(2)
+    except PipelineFailed as exc:
+        click.echo(f"fostering {command}: the pipeline failed: {exc}", err=True)
+        sys.exit(1)
+    click.echo(report.text)
+    sys.exit(report.exit_code)
+
+
 @main.command()
 @click.option("--landing", type=click.Path(file_okay=False), help="Folder the returns land in (default: raw/sample).")
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
 @click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
-def run(landing: str | None, warehouse: str | None, publish_dir: str | None) -> None:
-    """The main job: ingest new returns, build the marts, run the quality gate, publish if it passed.
+@click.option("--full-refresh", is_flag=True, help="Rebuild every month's marts from scratch (after a change to the models or the reference data).")
+def run(landing: str | None, warehouse: str | None, publish_dir: str | None, full_refresh: bool) -> None:
+    """The main job: ingest new returns, rebuild the months they touch, run the quality gate, publish if it passed.
 
     Exit status: 0 when the pipeline ran (whatever the LAs' returns contained), 1 when a
     blocking quality check withheld the publish or the pipeline itself failed, 2 when
     the configuration or a concurrent run stopped it before it began.
     """
-    from orchestration.pipeline import PipelineFailed, one_run_at_a_time, run_pipeline
-    from orchestration.settings import ConfigurationError, load_settings
-    from orchestration.warehouse import WarehouseBusy
+    _run_and_report("run", _locations(landing, warehouse, publish_dir), full_refresh=full_refresh)
 
-    env = dict(os.environ)
-    if landing:
-        env["FOSTERING_LANDING"] = landing
-    if warehouse:
-        env["FOSTERING_WAREHOUSE"] = warehouse
-    if publish_dir:
-        env["FOSTERING_PUBLISH_DIR"] = publish_dir
-    settings = load_settings(env)
-    try:
-        with one_run_at_a_time(settings):
-            report = run_pipeline(settings)
-    except (ConfigurationError, WarehouseBusy) as exc:
-        click.echo(f"fostering run: {exc}", err=True)
-        sys.exit(2)
-    except PipelineFailed as exc:
-        click.echo(f"fostering run: the pipeline failed: {exc}", err=True)
-        sys.exit(1)
-    click.echo(report.text)
-    sys.exit(report.exit_code)
+
+@main.command()
+@click.option("--from", "first", required=True, metavar="YYYY-MM", help="First reporting month to rebuild.")
+@click.option("--to", "last", required=True, metavar="YYYY-MM", help="Last reporting month to rebuild.")
+@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
+@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
+def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | None) -> None:
+    """Rebuild the marts for a range of months (no ingest), then run the quality gate and publish if it passed.
+
+    The same single run over a partition range as a backfill launched from the Dagster UI.
+    Exit status as for `run`.
+    """
+    from orchestration.partitions import monthly_partitions
+
+    keys = monthly_partitions.get_partition_keys()
+    for value in (first, last):
+        if value not in keys:
+            raise click.BadParameter(f"{value} is not a reporting month from {keys[0]} to {keys[-1]} (YYYY-MM)")
+    if first > last:
+        raise click.BadParameter(f"--from {first} is after --to {last}")
+    import dagster as dg
+
+    _run_and_report("backfill", _locations(warehouse=warehouse, publish_dir=publish_dir), backfill=dg.PartitionKeyRange(first, last))
 
 
 # --- `fostering status`: who has sent what (orchestration/status.py) -------------------------

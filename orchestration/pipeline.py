@@ -12,13 +12,15 @@ import datetime as dt
 import json
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import dagster as dg
 
 from orchestration.assets.ingest import LEDGER_KEY, ingest_returns
 from orchestration.dbt_project import prepare_manifest
+from orchestration.monthly_builds import pending_periods
+from orchestration.partitions import range_covering, range_tags
 from orchestration.resources import default_resources
 from orchestration.settings import Settings
 from orchestration.locks import exclusive_lock
@@ -31,6 +33,7 @@ QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 class RunReport:
     text: str
     exit_code: int  # 0 ran (published, or nothing blocked); 1 a blocking check failed
+    months_built: list[str] = field(default_factory=list)  # the monthly partitions the run materialised
 
 
 class PipelineFailed(RuntimeError):
@@ -52,12 +55,45 @@ def one_run_at_a_time(settings: Settings):
     return exclusive_lock(lock_path, busy, settings.run_wait_s, on_wait=waiting)
 
 
-def run_pipeline(settings: Settings) -> RunReport:
-    """Ingest what is new, build the marts, run the quality gate and publish if it passed."""
+@dataclass
+class Months:
+    """Which months of the monthly marts a run rebuilds, and why (for the report)."""
+
+    keys: dg.PartitionKeyRange | None
+    why: str
+    full_refresh: bool = False
+
+
+def months_to_build(settings: Settings, full_refresh: bool = False, backfill: dg.PartitionKeyRange | None = None) -> Months:
+    """The range of months to rebuild: as asked (a backfill), every month (a full refresh), or the pending ones."""
+    if backfill is not None:
+        return Months(backfill, f"backfill of {backfill.start} to {backfill.end} as asked")
+    with connect(settings.warehouse, read_only=True) as con:
+        behind = pending_periods(con)
+        every = [p for (p,) in con.execute(
+            "SELECT DISTINCT period FROM ops.submissions WHERE is_current AND status <> 'rejected' AND period IS NOT NULL"
+        ).fetchall()]
+    if full_refresh:
+        return Months(range_covering(every), "full refresh of every month", full_refresh=True)
+    keys = range_covering(behind)
+    if keys is None:
+        return Months(None, "no month's marts were behind its returns")
+    return Months(keys, f"{len(behind)} month(s) had returns newer than their marts")
+
+
+def run_pipeline(
+    settings: Settings, full_refresh: bool = False, backfill: dg.PartitionKeyRange | None = None
+) -> RunReport:
+    """Ingest what is new, rebuild the months it touches, run the quality gate and publish if it passed.
+
+    Two Dagster runs: the ingest, then (once it is known which months changed)
+    the dbt models over those months, the gate and the publish. A backfill
+    skips the ingest and rebuilds the months asked for.
+    """
     settings.require_real_key()
     prepare_manifest()
     # These need the dbt manifest prepared above.
-    from orchestration.assets.dbt import fostering_dbt_models
+    from orchestration.assets.dbt import fostering_dbt_models, fostering_dbt_monthly
     from orchestration.assets.publish import published_marts
     from orchestration.checks import gate_results_path, quality_gate
 
@@ -65,25 +101,35 @@ def run_pipeline(settings: Settings) -> RunReport:
     log_path = settings.data_dir / "logs" / f"run-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    lines = []
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):  # dbt's own log lines
-        result = dg.materialize(
-            [ingest_returns, fostering_dbt_models, quality_gate, published_marts],
-            resources=default_resources(settings),
-            run_config=QUIET,
-            instance=instance,
-            raise_on_error=False,
-        )
-    steps = {s.step_key: s.end_time - s.start_time for s in instance.get_run_step_stats(result.run_id) if s.end_time}
-    steps = {key.split("__")[-1]: seconds for key, seconds in steps.items()}  # "publish__published_marts" -> "published_marts"
+        if backfill is None:
+            ingested = _run(instance, [ingest_returns], settings, log_path)
+            ingest = _materialization(ingested, LEDGER_KEY.path).metadata
+            lines.append(summarise(ingest, settings, _steps(instance, ingested).get("ingest_returns", time.perf_counter() - started)))
+        elif not settings.warehouse.exists():
+            raise PipelineFailed(f"nothing to backfill: {settings.warehouse} does not exist yet (run `fostering run` first)")
+        months = months_to_build(settings, full_refresh, backfill)
+        assets = [ingest_returns, fostering_dbt_models, fostering_dbt_monthly, quality_gate, published_marts]
+        selection = dg.AssetSelection.assets(fostering_dbt_models, published_marts) | dg.AssetSelection.checks(quality_gate)
+        if months.keys is not None:
+            selection = selection | dg.AssetSelection.assets(fostering_dbt_monthly)
+        tags = range_tags(months.keys, months.full_refresh) if months.keys else {}
+        result = _run(instance, assets, settings, log_path, selection=selection, tags=tags)
+    steps = _steps(instance, result)
     gate_file = gate_results_path(settings.data_dir, result.run_id)
     gate = json.loads(gate_file.read_text(encoding="utf-8"))["suites"] if gate_file.exists() else None
     blocked = [s for s in (gate or []) if s["errors"]]
     if not result.success and not blocked:
         _raise_step_failure(result, log_path)
 
-    ingest = _materialization(result, LEDGER_KEY.path).metadata
-    lines = [summarise(ingest, settings, steps.get("ingest_returns", time.perf_counter() - started))]
-    lines.append(f"Built the marts with dbt in {steps.get('fostering_dbt_models', 0):.1f}s, every dbt test passing (log: {log_path}):")
+    months_built = sorted({
+        e.partition for e in result.get_asset_materialization_events()
+        if e.partition and e.asset_key in fostering_dbt_monthly.keys
+    })
+    dbt_seconds = steps.get("fostering_dbt_models", 0) + steps.get("fostering_dbt_monthly", 0)
+    built = f"the months {months.keys.start} to {months.keys.end}" if months.keys else "no month (only the unpartitioned models)"
+    lines.append(f"Built {built} with dbt in {dbt_seconds:.1f}s ({months.why}), every dbt test passing (log: {log_path}):")
     lines += [f"  marts.{name}: {rows} rows" for name, rows in mart_row_counts(settings.warehouse).items()]
     lines += _gate_lines(gate, steps.get("quality_gate", 0))
     if blocked:
@@ -91,16 +137,31 @@ def run_pipeline(settings: Settings) -> RunReport:
             f"Publish WITHHELD: blocking quality checks failed in {', '.join(s['suite'] for s in blocked)}. "
             f"The previous publish stays the latest: {_latest(settings)}"
         )
-        return RunReport("\n".join(lines), 1)
+        return RunReport("\n".join(lines), 1, months_built)
     meta = _materialization(result, ["publish", "published_marts"]).metadata
     if meta["unchanged"].value:
         lines.append(f"Nothing new to publish: the marts equal the latest publish, version {meta['version'].value} ({meta['latest'].value})")
-        return RunReport("\n".join(lines), 0)
+        return RunReport("\n".join(lines), 0, months_built)
     lines.append(
         f"Published version {meta['version'].value} in {steps.get('published_marts', 0):.1f}s: {meta['path'].value} "
         f"(latest: {meta['latest'].value}); {sum(meta['withheld_cells'].value.values())} small-number cells withheld"
     )
-    return RunReport("\n".join(lines), 0)
+    return RunReport("\n".join(lines), 0, months_built)
+
+
+def _run(instance, assets, settings: Settings, log_path: Path, **kwargs) -> dg.ExecuteInProcessResult:
+    result = dg.materialize(
+        assets, resources=default_resources(settings), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
+    )
+    if not result.success and "selection" not in kwargs:  # the ingest run: nothing after it can run
+        _raise_step_failure(result, log_path)
+    return result
+
+
+def _steps(instance: dg.DagsterInstance, result: dg.ExecuteInProcessResult) -> dict[str, float]:
+    """Seconds per step, keyed by the op's name ("publish__published_marts" -> "published_marts")."""
+    stats = instance.get_run_step_stats(result.run_id)
+    return {s.step_key.split("__")[-1]: s.end_time - s.start_time for s in stats if s.end_time}
 
 
 def _materialization(result: dg.ExecuteInProcessResult, key: list[str]) -> dg.AssetMaterialization:

@@ -43,6 +43,7 @@ class Settings:
     schedule_timezone: str
     run_wait_s: float  # how long a second `fostering run` waits for the first before giving up
     sensor_interval_s: int  # the landing sensor looks at the landing folder at most this often
+    first_period: str  # the first monthly partition (YYYY-MM): history before it is built only by full refreshes
 
     @property
     def archive_dir(self) -> Path:
@@ -105,4 +106,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         schedule_timezone=env.get("FOSTERING_TIMEZONE", "Europe/London"),
         run_wait_s=float(env.get("FOSTERING_RUN_WAIT_SECONDS", "600")),
         sensor_interval_s=int(env.get("FOSTERING_SENSOR_INTERVAL_SECONDS", "30")),
+        first_period=env.get("FOSTERING_FIRST_PERIOD", "2016-04"),
     )

@@ -52,6 +52,12 @@ CREATE TABLE IF NOT EXISTS ops.findings (
     value          VARCHAR,
     expected       VARCHAR
 );
+CREATE TABLE IF NOT EXISTS ops.monthly_builds (
+    period       DATE PRIMARY KEY,   -- a reporting month whose marts were built
+    fingerprint  UBIGINT NOT NULL,   -- of the current returns in its 12-month window when they were
+    built_at     TIMESTAMP NOT NULL,
+    run_id       VARCHAR
+);
 """
 
 

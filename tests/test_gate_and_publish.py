@@ -13,7 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.assets.dbt import fostering_dbt_models
+from orchestration.assets.dbt import fostering_dbt_models, fostering_dbt_monthly
 from orchestration.assets.publish import published_marts
 from orchestration.checks import quality_gate
 from orchestration.resources import default_resources
@@ -51,7 +51,7 @@ def _settings(root: Path):
 def _gate_and_publish(root: Path):
     selection = dg.AssetSelection.assets(["publish", "published_marts"]) | dg.AssetSelection.checks(quality_gate)
     return dg.materialize(
-        [fostering_dbt_models, quality_gate, published_marts],
+        [fostering_dbt_models, fostering_dbt_monthly, quality_gate, published_marts],
         selection=selection,
         resources=default_resources(_settings(root)),
         raise_on_error=False,

@@ -1,5 +1,11 @@
 """The dbt models as Dagster assets, downstream of the ingest assets.
 
+Two sets from one manifest. The period-grained models (the incremental ones:
+intermediate tables and marts) are partitioned by reporting month, so a run
+for a range of months rebuilds just those months; the rest (reference seeds,
+staging views, the month spine and mart_submission_status, whose lateness
+changes with the day for every month) are built whole.
+
 Naming and grouping live in the translator: dbt sources map onto the ingest
 asset keys (`ops/submissions`, `raw/<table>`), models are keyed by their
 layer (`staging/…`, `intermediate/…`, `marts/…`) and grouped the same way,
@@ -8,6 +14,8 @@ and dbt tests surface as asset checks.
 
 # No `from __future__ import annotations`: Dagster reads these annotations at runtime.
 import contextlib
+import datetime as dt
+import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -17,10 +25,14 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
+from orchestration.monthly_builds import record_built
+from orchestration.partitions import FULL_REFRESH_TAG, dbt_vars, monthly_partitions
 from orchestration.resources import WarehouseResource
-from orchestration.warehouse import writer_lock
+from orchestration.warehouse import connect, ensure_schema, writer_lock
 
 OWNERS = ["team:fostering-data"]
+MONTHLY_MODELS = "config.materialized:incremental"
+PREVIEW_ROWS = 5
 
 
 class FosteringDbtTranslator(DagsterDbtTranslator):
@@ -56,17 +68,87 @@ def _warehouse_env(path: str) -> Iterator[None]:
             os.environ["FOSTERING_WAREHOUSE"] = before
 
 
-def build_with_lock(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` holding the warehouse's writer lock, so no ingest writes while dbt does."""
+def _mart_metadata(con, table: str, first: dt.date | None, last: dt.date | None) -> dict:
+    """Rows, and the first rows of the latest month built, for the mart's materialisation in the UI."""
+    where = "WHERE period BETWEEN $first AND $last" if first else ""
+    params = {"first": first, "last": last} if first else {}
+    built = con.execute(f"SELECT count(*), max(period) FROM {table} {where}", params).fetchone()
+    total = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    preview = con.execute(f"SELECT * FROM {table} WHERE period = $p LIMIT {PREVIEW_ROWS}", {"p": built[1]}).df()
+    return {
+        "rows_built": built[0],
+        "rows_total": total,
+        "preview": dg.MetadataValue.md(preview.to_markdown(index=False) if not preview.empty else "(no rows)"),
+    }
+
+
+def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, args: list[str], months: dict | None):
+    """`dbt <args>` holding the writer lock; the marts' materialisations carry rows and a preview.
+
+    The marts' events are held back until dbt has exited: DuckDB lets no other
+    process read the file while dbt writes it.
+    """
+    held = []
     with writer_lock(Path(warehouse.path)), _warehouse_env(warehouse.path):
-        yield from dbt.cli(["build"], context=context).stream()
+        for event in dbt.cli(args, context=context).stream():
+            key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+            if key is not None and key.path[0] == "marts":
+                held.append((key, event))
+            else:
+                yield event
+        first, last = (_date(months, "period_from"), _date(months, "period_to")) if months is not None else (None, None)
+        with connect(Path(warehouse.path)) as con:
+            if months is not None:
+                ensure_schema(con)  # a warehouse from before monthly builds were recorded
+                built = record_built(con, first, last, context.run.run_id)
+                context.log.info(f"recorded {built} month(s) as built from their current returns")
+            for key, event in held:
+                meta = _mart_metadata(con, f"marts.{key.path[-1]}", first, last)
+                yield event.with_metadata({**event.metadata, **meta})
+
+
+def _date(months: dict, name: str) -> dt.date | None:
+    return dt.date.fromisoformat(months[name]) if name in months else None
+
+
+def build_whole(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of the selected unpartitioned models: seeds, staging views, the status mart."""
+    yield from _build(context, dbt, warehouse, ["build"], None)
+
+
+def build_months(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    """`dbt build` of the selected monthly models for the run's range of months only.
+
+    A run tagged as a full refresh rebuilds the tables from scratch over every
+    period there is (after a change to the models or the reference data).
+    """
+    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+        yield from _build(context, dbt, warehouse, ["build", "--full-refresh"], {})
+        return
+    months = dbt_vars(context.partition_time_window)
+    context.log.info(f"rebuilding the months {months['period_from'][:7]} to {months['period_to'][:7]}")
+    yield from _build(context, dbt, warehouse, ["build", "--vars", json.dumps(months)], months)
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=FosteringDbtTranslator(),
+    exclude=MONTHLY_MODELS,
     pool="fostering_warehouse",
 )
 def fostering_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    yield from build_with_lock(context, dbt, warehouse)
+    yield from build_whole(context, dbt, warehouse)
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    dagster_dbt_translator=FosteringDbtTranslator(),
+    select=MONTHLY_MODELS,
+    partitions_def=monthly_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),  # a range of months is one dbt run, never one per month
+    pool="fostering_warehouse",
+)
+def fostering_dbt_monthly(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
+    yield from build_months(context, dbt, warehouse)

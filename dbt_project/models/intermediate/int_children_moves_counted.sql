@@ -33,4 +33,5 @@ select
     child_id,
     cast(count(*) as integer) as placements_12m
 from window_placements
+where {{ monthly_slice('period') }}
 group by la_code, period, child_id

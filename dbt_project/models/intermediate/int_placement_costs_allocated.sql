@@ -59,3 +59,4 @@ left join inhouse_days as i
     on i.la_code = c.la_code and i.period = c.period
 left join overheads as o
     on o.la_code = c.la_code and o.period = c.period
+where {{ monthly_slice('c.period') }}

@@ -52,3 +52,4 @@ select
     cast(weekly_cost as double precision) * days_in_month / 7 as placement_spend,
     is_open_at_month_end
 from days
+where {{ monthly_slice('period') }}

@@ -28,3 +28,4 @@ cross join needs as n
 left join requests as q
     on q.submission_id = r.submission_id
     and q.need_category = n.need_category
+where {{ monthly_slice('r.period') }}

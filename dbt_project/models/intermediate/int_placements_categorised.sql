@@ -45,3 +45,4 @@ left join provider_specific as s
     and s.placement_provider = p.placement_provider
 left join any_provider as a
     on a.placement_type = p.placement_type
+where {{ monthly_slice('p.period') }}

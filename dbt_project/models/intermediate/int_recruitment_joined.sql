@@ -89,5 +89,7 @@ all_carer_types as (
 )
 
 select * from by_carer_type
+where {{ monthly_slice('period') }}
 union all
 select * from all_carer_types
+where {{ monthly_slice('period') }}

@@ -15,4 +15,5 @@ from returns as r
 inner join returns as w
     on w.la_code = r.la_code
     and {{ in_r12_window('w.period', 'r.period') }}
+where {{ monthly_slice('r.period') }}
 group by r.la_code, r.period, r.submission_id

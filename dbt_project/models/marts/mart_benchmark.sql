@@ -118,3 +118,4 @@ inner join spread as s
     and s.group_name = r.group_name
     and s.period = r.period
     and s.metric = r.metric
+where {{ monthly_slice('r.period') }}

@@ -49,3 +49,4 @@ select
 from compared as c
 left join {{ ref('local_authorities') }} as la
     on la.gss_code = c.la_code
+where {{ monthly_slice('c.period') }}

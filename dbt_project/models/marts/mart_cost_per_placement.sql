@@ -40,3 +40,4 @@ left join returns as ret
     and ret.period = m.period
 left join {{ ref('local_authorities') }} as la
     on la.gss_code = m.la_code
+where {{ monthly_slice('m.period') }}

@@ -84,3 +84,4 @@ inner join year_to_date as y
     on y.la_code = m.la_code and y.period = m.period and y.cost_line = m.cost_line
 left join {{ ref('local_authorities') }} as la
     on la.gss_code = m.la_code
+where {{ monthly_slice('m.period') }}

@@ -60,3 +60,4 @@ left join monthly as prev
     and prev.period = {{ months_from('m.period', -1) }}
 left join {{ ref('local_authorities') }} as la
     on la.gss_code = m.la_code
+where {{ monthly_slice('m.period') }}

@@ -135,3 +135,4 @@ select
 from counts as n
 left join local_authorities as la
     on la.gss_code = n.la_code
+where {{ monthly_slice('n.period') }}

@@ -33,3 +33,4 @@ inner join rolling as r
     and r.need_category = m.need_category
 left join {{ ref('local_authorities') }} as la
     on la.gss_code = m.la_code
+where {{ monthly_slice('m.period') }}

@@ -1,0 +1,28 @@
+{#- Monthly partitions. The period-grained intermediate models and marts are
+    incremental: a run for a range of reporting periods (vars `period_from` and
+    `period_to`, first-of-month dates, set by the Dagster partition range) deletes
+    those months from the table and inserts them rebuilt, leaving every other
+    month as it was. Without the vars a model is built for every period.
+    The rolling windows still read the 11 months before the range, because only
+    each model's output is sliced, never its inputs. -#}
+
+{#- True for a period inside the run's range; always true without one, and on a
+    first or full-refresh build (which builds every period), and in unit tests
+    (where `this` is not a table). -#}
+{% macro monthly_slice(period) -%}
+    {%- set first = var('period_from', none) -%}
+    {%- set last = var('period_to', none) -%}
+    {%- if first and last and this is not none and is_incremental() -%}
+    ({{ period }} >= cast('{{ first }}' as date) and {{ period }} <= cast('{{ last }}' as date))
+    {%- else -%}
+    (1 = 1)
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The pre-hook of every monthly model: on an incremental run, clear the months
+    about to be rebuilt, in the same transaction as their insert. -#}
+{% macro delete_monthly_slice() -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ monthly_slice('period') }}
+    {%- endif -%}
+{%- endmacro %}
