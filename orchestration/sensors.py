@@ -5,6 +5,15 @@ the same bytes (across daemon restarts too: run keys are kept in the instance),
 and an edited file, having a new checksum, is a new run. The cursor remembers
 each path's size and modification time so unchanged files are not re-hashed on
 every tick.
+
+A file is ingested only once it has stopped changing: a new or changed size or
+modification time is noted on one tick and acted on at the next tick that finds
+it the same, so a return still being copied into the landing folder is never
+ingested half-written (which would give a rejected run for the partial bytes
+and a second run for the whole file). The cost is one sensor interval.
+
+Cursor entries: `[size, mtime_ns, checksum]` for a settled file, and
+`[size, mtime_ns, previous checksum or null, "changing"]` while one is settling.
 """
 
 import json
@@ -16,6 +25,9 @@ from orchestration.jobs import ingest_job
 from orchestration.resources import LandingResource
 from orchestration.returns.landing import checksum, discover
 from orchestration.settings import load_settings
+
+
+CHANGING = "changing"
 
 
 def _stamp(path) -> list:
@@ -39,12 +51,15 @@ def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource
     for path in returns:
         stamp = _stamp(path)
         previous = seen.get(str(path))
-        if previous and previous[:2] == stamp:
+        if previous is None or previous[:2] != stamp:
+            current[str(path)] = [*stamp, previous[2] if previous else None, CHANGING]  # act once it holds still
+            continue
+        if len(previous) == 3:  # settled and dealt with
             current[str(path)] = previous
             continue
         digest = checksum(path)
         current[str(path)] = [*stamp, digest]
-        if previous and previous[2] == digest:
+        if previous[2] == digest:
             continue  # touched, not changed
         yield dg.RunRequest(
             run_key=digest,

@@ -36,11 +36,31 @@ def test_materialize_with_named_paths_ingests_only_those(settings, landing, good
         assert con.execute("SELECT strftime(period, '%Y-%m') FROM ops.submissions").fetchall() == [("2023-08",)]
 
 
-def _tick(context_cursor, landing_resource):
+def _one_tick(context_cursor, landing_resource):
     context = dg.build_sensor_context(cursor=context_cursor, resources={"landing": landing_resource})
     result = landing_sensor(context)
     requests = list(result) if result is not None else []
     return requests, context.cursor
+
+
+def _tick(context_cursor, landing_resource):
+    """Two ticks: the sensor acts on a new or changed file once it has held still for one tick."""
+    first, cursor = _one_tick(context_cursor, landing_resource)
+    second, cursor = _one_tick(cursor, landing_resource)
+    return first + second, cursor
+
+
+def test_sensor_waits_for_a_file_being_copied_to_hold_still(settings, landing, good_return):
+    resource = default_resources(settings)["landing"]
+    requests, cursor = _one_tick(None, resource)
+    assert requests == []  # just arrived: noted, not yet ingested
+    with good_return.open("ab") as growing:  # still being written at the next tick
+        growing.write(b"more")
+    requests, cursor = _one_tick(cursor, resource)
+    assert requests == []
+    requests, cursor = _one_tick(cursor, resource)  # held still for a whole interval: one run, for the whole file
+    assert len(requests) == 1 and requests[0].run_key == json.loads(cursor)[str(good_return)][2]
+    assert _one_tick(cursor, resource)[0] == []
 
 
 def test_sensor_one_run_per_new_file_keyed_by_checksum(settings, landing, good_return):
