@@ -15,6 +15,8 @@ ingest_job = dg.define_asset_job(
     "ingest_job",
     selection=dg.AssetSelection.groups("ingest"),
     description="Ingest returns: the named files (sensor runs), or everything new in the landing folder.",
+    # one step: running it in the run worker saves a second process loading the code for every return
+    executor_def=dg.in_process_executor,
 )
 
 marts_job = dg.define_asset_job(

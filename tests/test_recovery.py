@@ -6,7 +6,7 @@ kills the process, runs the command again, and compares what is left with a refe
 a clean run on the same landing.
 
   killed in ingest   some returns stored, others not yet (archive entries appear first)
-  killed in dbt      while dbt builds a table model (its lines in the run log)
+  killed in dbt      while dbt builds a monthly (incremental) model (its lines in the run log)
   killed in publish  while the publish writes its files (the writer's test-only pause),
                      after a complete publish and with one more return since
 """
@@ -300,7 +300,7 @@ def killed_in_ingest(new_workspace) -> Scenario:
 @pytest.fixture(scope="module")
 def killed_in_dbt(new_workspace) -> Scenario:
     ws = new_workspace("dbt")
-    killed = ws.kill_when(lambda: "START sql table model" in run_log(ws))
+    killed = ws.kill_when(lambda: "START sql incremental model" in run_log(ws))
     published_at_kill = ws.published.exists()
     straight = ws.run()  # as a scheduler's retry would, straight after the kill
     rerun = straight
@@ -379,7 +379,7 @@ def test_a_run_killed_during_ingest_leaves_one_findings_report_per_return(killed
 
 
 def test_a_run_killed_during_the_dbt_build_recovers_on_the_next_run(killed_in_dbt, reference):
-    assert "START sql table model" in run_log(killed_in_dbt.ws)
+    assert "START sql incremental model" in run_log(killed_in_dbt.ws)
     assert not killed_in_dbt.seen["published_at_kill"]  # nothing had got as far as publishing
     assert_recovered(killed_in_dbt.ws, killed_in_dbt.rerun, reference.state)
     assert "60 already received" in killed_in_dbt.rerun.stdout  # the ingest had finished before dbt
