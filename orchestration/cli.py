@@ -233,5 +233,39 @@ def status(warehouse: str | None, periods: int, fmt: str) -> None:
         click.echo(format_text(frame))
 
 
+# --- `fostering report`: the HTML report of a publish (orchestration/report/) ----------------
+
+
+@main.command()
+@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: FOSTERING_PUBLISH_DIR, else data/published).")
+@click.option("--version", "version", default=None, metavar="VERSION", help="The publish version to report on (default: the latest).")
+def report(publish_dir: str | None, version: str | None) -> None:
+    """(Re)build the HTML report of a publish: <version>/report/index.html, a page per LA and per hub.
+
+    Built from the publish's own files only (disclosure-controlled). Exit status 0;
+    2 when there is no such publish or it cannot be read.
+    """
+    from orchestration.publish.writer import VERSION_RE, read_latest
+    from orchestration.report import ReportError, build_report
+
+    if version and not VERSION_RE.match(version):
+        raise click.BadParameter(f"{version} is not a publish version (YYYYMMDDTHHMMSSZ)", param_hint="--version")
+    folder = _locations(publish_dir=publish_dir).publish_dir
+    target = (folder / version) if version else read_latest(folder)
+    if target is None or not (target / "manifest.json").is_file():
+        what = f"no publish {version}" if version else "no latest publish"
+        click.echo(f"fostering report: {what} in {folder} (run `fostering run` first)", err=True)
+        sys.exit(2)
+    try:
+        result = build_report(target)
+    except (ReportError, OSError) as exc:
+        click.echo(f"fostering report: {exc}", err=True)
+        sys.exit(2)
+    click.echo(
+        f"Report of publish {target.name} written in {result.seconds:.1f}s: {result.index} "
+        f"({len(result.pages)} pages, {result.charts} charts)"
+    )
+
+
 if __name__ == "__main__":
     main()
