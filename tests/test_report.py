@@ -257,6 +257,8 @@ def test_every_chart_has_a_caption_with_its_period_and_mart_an_svg_and_a_table(b
             assert first == last or first_words in caption or "12 months to" in caption or "financial year" in caption, caption
             svgs = fig.find_all("svg")
             assert len(svgs) == 1 and svgs[0].attrs.get("role") == "img" and svgs[0].attrs.get("aria-label") == caption
+            units = [n.text() for n in svgs[0].iter() if "unit" in n.attrs.get("class", "").split()]
+            assert units and all(u.strip() for u in units), (path.name, caption)  # the axes say what they count
             details = fig.find_all("details")
             assert len(details) == 1 and details[0].find_all("summary")[0].text() == "Table"
             table = details[0].find_all("table")[0]
@@ -409,3 +411,16 @@ def test_the_report_command_rebuilds_the_same_report(built):
     assert missing.returncode == 2 and "no publish 19990101T000000Z" in missing.stderr
     nothing = fostering("report", "--publish-dir", root / "nowhere", check=False)
     assert nothing.returncode == 2 and "no latest publish" in nothing.stderr
+
+
+def test_a_publish_changed_after_publishing_is_refused(built, tmp_path):
+    """The report checks every Parquet file against the manifest's checksum before reading it."""
+    _, version_dir = built
+    copy = tmp_path / "published" / version_dir.name
+    shutil.copytree(version_dir, copy, ignore=shutil.ignore_patterns("report"))
+    frame = pd.read_parquet(copy / "mart_sufficiency.parquet")
+    frame.loc[0, "withheld"] = ""  # e.g. someone "un-withholding" a cell by hand
+    frame.to_parquet(copy / "mart_sufficiency.parquet")
+    result = fostering("report", "--publish-dir", tmp_path / "published", "--version", version_dir.name, check=False)
+    assert result.returncode == 2 and "does not match the checksum" in result.stderr, result.stderr
+    assert not (copy / "report").exists()

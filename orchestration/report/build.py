@@ -1,12 +1,15 @@
 """Writing the report folder of one publish: `<version>/report/` (index, la/, hub/).
 
 The pages are written into a temporary folder next to it, which then replaces
-`report/` in one rename, so a reader never sees half a report. `latest/report`
-follows the publish's `latest` symlink.
+`report/` in one rename, so a reader never sees half a report; two builds of the
+same publish's report take turns. `latest/report` follows the publish's `latest`
+symlink.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import time
@@ -47,8 +50,20 @@ def build_report(publish_version_dir: Path) -> ReportResult:
             html, n = la_page.render(publish, la)
             pages[f"la/{la.slug}.html"], charts = html, charts + n
     target = publish.path / REPORT_DIR
-    _write_atomically(target, pages)
+    with _one_writer(publish.path):
+        _write_atomically(target, pages)
     return ReportResult(target, [target / name for name in pages], charts, time.perf_counter() - started)
+
+
+@contextlib.contextmanager
+def _one_writer(folder: Path):
+    """One report build at a time per publish folder (a lock on the folder itself; the kernel frees it if we die)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_atomically(target: Path, pages: dict[str, str]) -> None:

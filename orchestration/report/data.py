@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -46,30 +47,42 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class Mart:
-    """One published mart: its rows (periods as Timestamps, money as floats) and withheld flags."""
+    """One published mart: its rows (periods as Timestamps, money as floats) and withheld flags.
+
+    `rows` has a RangeIndex, so a slice's index gives each row's position in the arrays below.
+    """
 
     name: str
     rows: pd.DataFrame
-    flags: pd.DataFrame  # one boolean column per column withheld in any row; same index as rows
-    keys: pd.Series  # each row's key as a cell reference names it: "mart|la_code|YYYY-MM|..."
+    flags: dict[str, np.ndarray]  # per column withheld in any row: a boolean per row
+    keys: np.ndarray  # each row's key as a cell reference names it: "mart|la_code|YYYY-MM|..."
 
     def ids(self, column: str, rows: pd.DataFrame) -> list[str]:
         """The cell references (see `cell_id`) of `column` in `rows` (a slice of `self.rows`)."""
-        return (self.keys.loc[rows.index] + "|" + column).tolist()
+        return [f"{key}|{column}" for key in self.keys[rows.index.to_numpy()]]
 
     def withheld(self, column: str, rows: pd.DataFrame | None = None) -> pd.Series:
         """True where `column` is withheld, for `rows` (a slice of `self.rows`) or every row."""
         index = self.rows.index if rows is None else rows.index
-        if column in self.flags.columns:
-            return self.flags.loc[index, column].astype(bool)
+        if column in self.flags:
+            return pd.Series(self.flags[column][index.to_numpy()], index=index)
         return pd.Series(False, index=index)
+
+    @cached_property
+    def _by_la(self) -> dict[str, np.ndarray]:
+        if "la_code" not in self.rows.columns:
+            return {}
+        return {str(code): np.asarray(pos) for code, pos in self.rows.groupby("la_code", sort=False).indices.items()}
 
     def select(self, **equal) -> pd.DataFrame:
         """The rows whose columns equal the values given, sorted by period."""
-        mask = np.ones(len(self.rows), dtype=bool)
+        rows = self.rows
+        if "la_code" in equal and self._by_la:
+            rows = rows.iloc[self._by_la.get(str(equal.pop("la_code")), np.array([], dtype=int))]
+        mask = np.ones(len(rows), dtype=bool)
         for column, value in equal.items():
-            mask &= (self.rows[column] == value).fillna(False).to_numpy(dtype=bool)
-        out = self.rows[mask]
+            mask &= (rows[column] == value).fillna(False).to_numpy(dtype=bool)
+        out = rows[mask]
         return out.sort_values("period") if "period" in out.columns else out
 
 
@@ -190,7 +203,7 @@ def read_publish(version_dir: Path) -> Publish:
 
 
 def _mart(name: str, frame: pd.DataFrame) -> Mart:
-    frame = frame.copy()
+    frame = frame.reset_index(drop=True)
     for column in ("period", "due_date"):
         if column in frame.columns:
             frame[column] = pd.to_datetime(frame[column])
@@ -199,12 +212,12 @@ def _mart(name: str, frame: pd.DataFrame) -> Mart:
             sample = frame[column].dropna()
             if not sample.empty and not isinstance(sample.iloc[0], str):
                 frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    flags: dict[str, np.ndarray] = {}
     if WITHHELD in frame.columns:
-        flags = frame[WITHHELD].fillna("").astype(str).str.get_dummies(sep=",").astype(bool)
-    else:
-        flags = pd.DataFrame(index=frame.index)
+        dummies = frame[WITHHELD].fillna("").astype(str).str.get_dummies(sep=",")
+        flags = {column: dummies[column].to_numpy(dtype=bool) for column in dummies.columns}
     keys = pd.Series(name, index=frame.index, dtype=object)
     for key in MART_KEYS.get(name, ()):
         text = frame[key].dt.strftime("%Y-%m") if key == "period" else frame[key].astype(str)
         keys = keys + "|" + text.astype(object)
-    return Mart(name=name, rows=frame, flags=flags, keys=keys)
+    return Mart(name=name, rows=frame, flags=flags, keys=keys.to_numpy(dtype=object))

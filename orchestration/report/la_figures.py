@@ -60,7 +60,9 @@ COST_LINES = {
 
 
 def _months(rows: pd.DataFrame) -> list[pd.Timestamp]:
-    return list(pd.DatetimeIndex(rows["period"]).sort_values().unique())
+    """Every month from the rows' first to their last: a month without a return shows as a gap."""
+    periods = pd.DatetimeIndex(rows["period"])
+    return list(pd.date_range(periods.min(), periods.max(), freq="MS"))
 
 
 def _span_title(words: str, periods: list, mart: str) -> str:
@@ -106,7 +108,7 @@ def placements(x: LA) -> Figure:
     total = series(x.suff, rows, "children_looked_after", name="Children looked after", colour=BLUE, order=months)
     shown = np.nansum(np.vstack([g.values for g in groups]), axis=0)
     band = np.where(np.isfinite(total.values) & held, np.maximum(total.values - shown, 0.0), np.nan)
-    flags = pd.DataFrame({c: x.suff.withheld(c, rows).to_numpy() for c in CATEGORIES}, index=rows["period"]).reindex(months)
+    flags = pd.DataFrame({c: x.suff.withheld(c, rows).to_numpy() for c in CATEGORIES}, index=rows["period"]).reindex(months, fill_value=False)
     tips = [
         f"{fmt.month(p)} · withheld: {', '.join(CATEGORIES[c] for c in CATEGORIES if bool(flags.at[p, c])).lower()}"
         for p in months
