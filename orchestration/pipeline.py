@@ -146,6 +146,7 @@ def run_pipeline(
         f"Published version {meta['version'].value} in {steps.get('published_marts', 0):.1f}s: {meta['path'].value} "
         f"(latest: {meta['latest'].value}); {sum(meta['withheld_cells'].value.values())} small-number cells withheld"
     )
+    lines.append(f"Report: {meta['report'].value}")
     return RunReport("\n".join(lines), 0, months_built)
 
 

@@ -13,6 +13,7 @@ import dagster as dg
 
 from orchestration.checks import gate_results_path
 from orchestration.publish.writer import publish as write_publish
+from orchestration.report import ReportError, build_report
 from orchestration.resources import PublishResource, WarehouseResource
 
 MART_KEYS = [
@@ -47,8 +48,8 @@ def passed_gate(data_dir: Path, run_id: str) -> list[dict]:
     deps=MART_KEYS,
     owners=["team:fostering-data"],
     kinds={"parquet", "csv"},
-    description="Every mart as Parquet and CSV in data/published/<version>/ with manifest.json; "
-    "counts of 1-5 children and figures derived from them withheld; `latest` switched atomically.",
+    description="Every mart as Parquet and CSV in data/published/<version>/ with manifest.json and the HTML report "
+    "(report/index.html); counts of 1-5 children and figures derived from them withheld; `latest` switched atomically.",
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
     checks = passed_gate(Path(warehouse.data_dir), context.run.run_id)
@@ -59,7 +60,11 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
         threshold=publish.disclosure_threshold,
         checks=checks,
         skip_unchanged=True,  # re-running with nothing new leaves the latest publish as it is
+        finish=lambda folder: add_report(folder, context.log),  # inside the version before `latest` moves
     )
+    if result.unchanged and not (result.path / "report").exists():  # a version published before reports
+        add_report(result.path, context.log)
+    report = result.path / "report" / "index.html"
     return dg.MaterializeResult(
         metadata={
             "version": result.version,
@@ -68,6 +73,17 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "rows": dg.MetadataValue.json(result.rows),
             "withheld_cells": dg.MetadataValue.json(result.withheld),
             "unchanged": result.unchanged,
+            "report": dg.MetadataValue.path(str(report) if report.exists() else "not built (see the run's log)"),
         }
     )
+
+
+def add_report(folder: Path, log) -> None:
+    """Build the HTML report into a publish's folder; a report that fails is logged, never blocks the publish."""
+    try:
+        built = build_report(folder)
+    except ReportError as exc:
+        log.warning(f"the report could not be built ({exc}); the publish goes ahead without it")
+        return
+    log.info(f"report: {len(built.pages)} pages, {built.charts} charts in {built.seconds:.1f}s")
 

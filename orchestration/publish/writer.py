@@ -34,6 +34,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Callable
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +96,7 @@ def publish(
     checks: list[dict] | None = None,
     now: dt.datetime | None = None,
     skip_unchanged: bool = False,
+    finish: Callable[[Path], None] | None = None,
 ) -> PublishResult:
     """Publish every mart of `warehouse` as a new version in `publish_dir` and make it the latest.
 
@@ -102,6 +104,8 @@ def publish(
     passes as `checks` are recorded in the manifest as they are. With
     `skip_unchanged`, a publish whose data files and returns equal the latest's
     makes no new version (the latest stays, and the result says `unchanged`).
+    `finish` is given the complete version folder before it is switched in, to add
+    to it (the report), so `latest` never points at a version without it.
     """
     started = time.perf_counter()
     warehouse, publish_dir = Path(warehouse), Path(publish_dir)
@@ -125,6 +129,8 @@ def publish(
                 shutil.rmtree(staging)
                 _prune(publish_dir, keep, same["version"])  # still clear what a killed publish left
                 return _result(same, publish_dir / same["version"], started, unchanged=True)
+            if finish is not None:
+                finish(staging)
             _fsync(staging)
             final = publish_dir / version
             os.rename(staging, final)  # same filesystem: atomic
