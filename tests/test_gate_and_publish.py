@@ -77,6 +77,8 @@ def test_the_sample_passes_the_gate_and_publishes_every_mart(built):
     for mart in MARTS:
         assert (latest / f"{mart}.parquet").exists() and (latest / f"{mart}.csv").exists()
     assert manifest["checks"] and all(s["errors"] == 0 for s in manifest["checks"])
+    # with its report, built into the version before latest moved to it
+    assert (latest / "report" / "index.html").exists() and f"Report: {latest.resolve()}/report/index.html" in stdout
 
 
 @pytest.mark.parametrize(

@@ -489,6 +489,28 @@ def test_latest_points_at_the_newest_and_old_versions_are_pruned(tiny):
     assert {p.name for p in publish_dir.iterdir()} == {*versions(publish_dir), "latest.json", ".publish.lock"}
 
 
+def test_finish_adds_to_the_version_before_latest_moves_to_it(tiny):
+    warehouse, publish_dir = tiny
+    seen = {}
+
+    def finish(folder: Path) -> None:  # as the report is added
+        seen["complete"] = (folder / "manifest.json").exists()
+        seen["latest"] = read_latest(publish_dir)
+        (folder / "report").mkdir()
+        (folder / "report" / "index.html").write_text("<html></html>")
+
+    result = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD, finish=finish)
+    assert seen == {"complete": True, "latest": None}  # the whole version was there, and not yet the latest
+    assert (publish_dir / "latest" / "report" / "index.html").exists() and (result.path / "report").is_dir()
+
+    def broken(folder: Path) -> None:
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD, finish=broken, now=dt.datetime(2030, 1, 1))
+    assert read_latest(publish_dir) == result.path and versions(publish_dir) == [result.version]
+
+
 def test_a_publish_that_fails_half_way_leaves_latest_untouched(tiny, monkeypatch):
     warehouse, publish_dir = tiny
     first = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD)
