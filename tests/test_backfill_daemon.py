@@ -11,14 +11,10 @@ warehouse (`ops.monthly_builds`), leaving every other month as it was.
 """
 
 import json
-import os
 import shutil
 import socket
-import subprocess
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -30,7 +26,8 @@ from orchestration.pipeline import run_pipeline
 from orchestration.settings import load_settings
 from orchestration.warehouse import connect
 from tests.conftest import PROJECT_ROOT
-from tests.test_sensor_daemon import BIN, DAGSTER_YAML, Processes
+from tests.fixtures.processes import dagster_env
+from tests.test_sensor_daemon import BIN, DAGSTER_YAML, running, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -79,25 +76,6 @@ def _graphql(port: int, query: str, variables: dict | None = None) -> dict:
     return body["data"]
 
 
-def _wait(what: str, found: Callable[[], object], timeout: float, procs: Processes, *watched: subprocess.Popen):
-    """Poll `found()` every 0.5 s until it returns something true; fail, saying why, after `timeout`
-    or as soon as one of the `watched` processes ends."""
-    started = time.monotonic()
-    deadline = started + timeout
-    while True:
-        value = found()
-        if value:
-            print(f"{time.monotonic() - procs.t0:5.1f}s {what} (waited {time.monotonic() - started:.1f}s)")
-            return value
-        for process in watched:
-            if process.poll() is not None:
-                pytest.fail(f"{process.name} ended (exit {process.returncode}) while waiting for {what}:\n{procs.output(process)}")
-        if time.monotonic() > deadline:
-            outputs = "\n".join(f"--- {p.name}:\n{procs.output(p)}" for p in watched)
-            pytest.fail(f"no {what} after {timeout:.0f}s\n{outputs}")
-        time.sleep(0.5)
-
-
 def _location_loaded(port: int) -> bool:
     try:
         data = _graphql(port, WORKSPACE)
@@ -128,22 +106,9 @@ def procs(tmp_path):
     report = run_pipeline(load_settings({"FOSTERING_LANDING": str(landing), "FOSTERING_WAREHOUSE": str(warehouse)}))
     assert report.exit_code == 0, report.text
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOSTERING_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        FOSTERING_LANDING=str(landing),
-        FOSTERING_WAREHOUSE=str(warehouse),
-        FOSTERING_DATA_DIR=str(data),
-        FOSTERING_PUBLISH_DIR=str(data / "published"),
-        GX_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    processes = Processes(tmp_path, env)
-    try:
+    env = dagster_env(home, landing, data)
+    with running(tmp_path, env) as processes:
         yield processes
-    finally:
-        survivors = processes.end_all()
-        assert survivors == [], f"processes left running: {survivors}"
 
 
 def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkeypatch):
@@ -156,7 +121,7 @@ def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkey
     webserver = procs.start("webserver", str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
                             "-h", "127.0.0.1", "-p", str(port))
     daemon = procs.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml")
-    _wait("the webserver's code location loaded", lambda: _location_loaded(port), START_S, procs, webserver, daemon)
+    wait_for("the webserver's code location loaded", lambda: _location_loaded(port), START_S, procs, webserver, daemon)
 
     # --- the backfill, as the UI's "Materialize" > range of partitions launches it -------------
     params = {"partitionsByAssets": [
@@ -173,7 +138,7 @@ def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkey
             return backfill if backfill.status not in (BulkActionStatus.REQUESTED, BulkActionStatus.CANCELING,
                                                        BulkActionStatus.FAILING) else None
 
-        backfill = _wait("the backfill's end", ended, BACKFILL_S, procs, webserver, daemon)
+        backfill = wait_for("the backfill's end", ended, BACKFILL_S, procs, webserver, daemon)
         runs = instance.get_runs(filters=dg.RunsFilter(tags={BACKFILL_ID_TAG: backfill_id}))
         failed = {r.run_id: [e.message for e in instance.all_logs(r.run_id) if e.is_error][-5:]
                   for r in runs if r.status != dg.DagsterRunStatus.SUCCESS}

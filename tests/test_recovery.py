@@ -34,6 +34,7 @@ from orchestration.publish import writer
 from orchestration.publish.writer import read_latest, versions
 from orchestration.returns.landing import checksum, discover
 from tests.conftest import PROJECT_ROOT
+from tests.fixtures.processes import session
 from tests.test_cli import FOSTERING
 
 pytestmark = pytest.mark.slow
@@ -129,21 +130,6 @@ class Workspace:
         time.sleep(1.0)  # a moment for whatever dies with it to die
         killed.survivors = [f"{pid} {command}" for pid, command in session(process.pid).items()]
         return killed
-
-
-def session(sid: int) -> dict[int, str]:
-    """The live processes of session `sid` (a killed run's children keep it when re-parented)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:100]
-        except (OSError, IndexError, ValueError):
-            continue  # it ended while being looked at
-    return found
 
 
 def wait_for_session_to_end(killed: Killed, timeout: float) -> bool:

@@ -32,6 +32,7 @@ import pytest
 from orchestration.returns.landing import checksum
 from orchestration.warehouse import connect
 from tests.conftest import PROJECT_ROOT
+from tests.fixtures.processes import dagster_env, session
 
 pytestmark = pytest.mark.slow
 
@@ -55,21 +56,6 @@ telemetry:
 
 
 # --- processes ------------------------------------------------------------------------------
-
-
-def session(sid: int) -> dict[int, str]:
-    """The live processes of session `sid`: a daemon and everything it started (code server, run workers)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == sid and fields[0] != "Z":
-                found[int(entry.name)] = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
-        except (OSError, IndexError, ValueError):
-            continue  # it ended while being looked at
-    return found
 
 
 class Processes:
@@ -113,8 +99,9 @@ class Processes:
 # --- the instance ---------------------------------------------------------------------------
 
 
-def wait_for(what: str, found: Callable[[], object], timeout: float, daemon: subprocess.Popen, procs: Processes):
-    """Poll `found()` every 0.5 s until it returns something true; fail, saying why, after `timeout`.
+def wait_for(what: str, found: Callable[[], object], timeout: float, procs: Processes, *watched: subprocess.Popen):
+    """Poll `found()` every 0.5 s until it returns something true; fail, saying why, after `timeout`
+    or as soon as one of the `watched` processes ends.
 
     Each wait's time is printed: pytest shows the timeline when the test fails.
     """
@@ -125,10 +112,12 @@ def wait_for(what: str, found: Callable[[], object], timeout: float, daemon: sub
         if value:
             print(f"{time.monotonic() - procs.t0:5.1f}s {what} (waited {time.monotonic() - started:.1f}s)")
             return value
-        if daemon.poll() is not None:
-            pytest.fail(f"the daemon ended (exit {daemon.returncode}) while waiting for {what}:\n{procs.output(daemon)}")
+        for process in watched:
+            if process.poll() is not None:
+                pytest.fail(f"{process.name} ended (exit {process.returncode}) while waiting for {what}:\n{procs.output(process)}")
         if time.monotonic() > deadline:
-            pytest.fail(f"no {what} after {timeout:.0f}s; daemon output:\n{procs.output(daemon)}")
+            outputs = "\n".join(f"--- {p.name}:\n{procs.output(p)}" for p in watched)
+            pytest.fail(f"no {what} after {timeout:.0f}s\n{outputs}")
         time.sleep(0.5)
 
 
@@ -180,6 +169,17 @@ def _land(source: Path, target: Path) -> Path:
     return target
 
 
+@contextlib.contextmanager
+def running(tmp_path: Path, env: dict[str, str]):
+    """Processes started in the block, every one ended after it; a survivor fails the test."""
+    processes = Processes(tmp_path, env)
+    try:
+        yield processes
+    finally:
+        survivors = processes.end_all()
+        assert survivors == [], f"processes left running: {survivors}"
+
+
 # --- the test -------------------------------------------------------------------------------
 
 
@@ -189,23 +189,9 @@ def procs(tmp_path):
     for folder in (home, landing, data):
         folder.mkdir()
     (home / "dagster.yaml").write_text(DAGSTER_YAML.format(home=home))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FOSTERING_", "DAGSTER_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        FOSTERING_LANDING=str(landing),
-        FOSTERING_WAREHOUSE=str(data / "warehouse.duckdb"),
-        FOSTERING_DATA_DIR=str(data),
-        FOSTERING_PUBLISH_DIR=str(data / "published"),
-        FOSTERING_SENSOR_INTERVAL_SECONDS=str(INTERVAL_S),
-        GX_ANALYTICS_ENABLED="False",
-        PYTHONUNBUFFERED="1",
-    )
-    processes = Processes(tmp_path, env)
-    try:
+    env = dagster_env(home, landing, data, FOSTERING_SENSOR_INTERVAL_SECONDS=str(INTERVAL_S))
+    with running(tmp_path, env) as processes:
         yield processes
-    finally:
-        survivors = processes.end_all()
-        assert survivors == [], f"processes left running: {survivors}"
 
 
 def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
@@ -221,7 +207,7 @@ def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
         assert switch.wait(timeout=START_S) == 0, procs.output(switch)
         a = _land(SAMPLE / "2021-04.zip", landing / "trafford" / "2021-04.zip")
         digest_a = checksum(a)
-        wait_for("finished run for A", lambda: finished_run_for(instance, digest_a), RUN_S, daemon, procs)
+        wait_for("finished run for A", lambda: finished_run_for(instance, digest_a), RUN_S, procs, daemon)
         assert [r.tags[RUN_KEY_TAG] for r in runs(instance)] == [digest_a]
         before_kill = cursor(instance)
         assert before_kill[str(a)][2] == digest_a
@@ -232,7 +218,7 @@ def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
         daemon = procs.start("daemon-2", *daemon_cmd)
 
         # Its first tick asks for nothing: the cursor kept in the instance still knows A.
-        first = wait_for("first tick of the new daemon", lambda: ticks(instance, after=restarted), START_S, daemon, procs)[0]
+        first = wait_for("first tick of the new daemon", lambda: ticks(instance, after=restarted), START_S, procs, daemon)[0]
         assert first.run_keys == [] and first.run_ids == [], "the new daemon's first tick asked for A again"
         assert cursor(instance) == before_kill
 
@@ -243,7 +229,7 @@ def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
         b = _land(SAMPLE / "2021-05.zip", landing / "trafford" / "2021-05.zip")
         digest_b = checksum(b)
         assert digest_b != digest_a
-        wait_for("finished run for B", lambda: finished_run_for(instance, digest_b), RUN_S, daemon, procs)
+        wait_for("finished run for B", lambda: finished_run_for(instance, digest_b), RUN_S, procs, daemon)
         assert [r.tags[RUN_KEY_TAG] for r in runs(instance)] == [digest_a, digest_b]
         assert all(digest_a not in t.run_keys for t in ticks(instance, after=restarted)), "the touched A was asked for"
         assert cursor(instance)[str(a)] == [a.stat().st_size, a.stat().st_mtime_ns, digest_a]  # re-hashed, same bytes
@@ -251,7 +237,7 @@ def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
         # A byte-identical copy of A under another name: asked for with A's run key, no run.
         copied = time.time()
         copy = _land(a, landing / "trafford" / "2021-04 (sent again).zip")
-        wait_for("two ticks after the copy of A", lambda: len(ticks(instance, after=copied)) >= 2, TICKS_S, daemon, procs)
+        wait_for("two ticks after the copy of A", lambda: len(ticks(instance, after=copied)) >= 2, TICKS_S, procs, daemon)
         later = ticks(instance, after=copied)
         assert [t.run_keys for t in later if t.run_keys] == [[digest_a]], "the copy was asked for once"
         assert all(t.run_ids == [] for t in later)
