@@ -157,6 +157,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def tree_sums(folder: Path) -> dict[str, str]:
+    """The checksum of every file under `folder` (a publish holds its report's folders too), by relative path."""
+    return {str(p.relative_to(folder)): sha256(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 def content(path: Path) -> dict[str, bytes]:
     """A return's bytes: the file's, or its CSV files' for a folder."""
     if path.is_dir():
@@ -305,7 +310,7 @@ def killed_in_publish(new_workspace) -> Scenario:
     assert first.returncode == 0 and "Published version" in first.stdout, str(first)
     previous = read_latest(ws.published)
     manifest = json.loads((previous / "manifest.json").read_text(encoding="utf-8"))
-    files = {p.name: sha256(p) for p in previous.iterdir()}
+    files = tree_sums(previous)
 
     aside.rename(ws.landing / HELD_BACK)  # one more return, so the next publish is a new version
     stderr = ws.root / "killed.stderr"
@@ -321,7 +326,7 @@ def killed_in_publish(new_workspace) -> Scenario:
         "latest_json": json.loads((ws.published / "latest.json").read_text(encoding="utf-8"))["version"],
         "read_latest": read_latest(ws.published),
         "versions": versions(ws.published),
-        "files_at_kill": {p.name: sha256(p) for p in previous.iterdir()},
+        "files_at_kill": tree_sums(previous),
         "staging": {p.name: sorted(f.name for f in p.iterdir()) for p in staging},
     }
     return Scenario(ws, killed, ws.run(), seen)
@@ -408,7 +413,8 @@ def test_a_run_killed_while_publishing_recovers_on_the_next_run(killed_in_publis
     # the new latest is complete: every file its manifest lists, as the manifest says, for all 60 returns
     manifest = json.loads((latest / "manifest.json").read_text(encoding="utf-8"))
     listed = {entry["path"]: entry["sha256"] for mart in manifest["marts"] for entry in mart["files"].values()}
-    assert {p.name for p in latest.iterdir()} == {*listed, "manifest.json"}
+    assert {p.name for p in latest.iterdir()} == {*listed, "manifest.json", "report"}  # the report is built into it
+    assert (latest / "report" / "index.html").is_file()
     assert {name: sha256(latest / name) for name in listed} == listed
     assert len(manifest["returns"]) == 60
     # and publishes what the clean run published: the same rows, the same cells withheld (not byte for byte:
