@@ -117,11 +117,14 @@ def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkey
     before = _builds(warehouse)
     assert set(MONTHS) <= set(before), "the first build did not build the months to backfill"
 
+    # the instance's storage is created here, once: two processes creating a new sqlite storage
+    # at the same moment race ("table alembic_version already exists")
+    dg.DagsterInstance.get().dispose()
     port = _free_port()
     webserver = procs.start("webserver", str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
                             "-h", "127.0.0.1", "-p", str(port))
+    wait_for("the webserver's code location loaded", lambda: _location_loaded(port), START_S, procs, webserver)
     daemon = procs.start("daemon", str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml")
-    wait_for("the webserver's code location loaded", lambda: _location_loaded(port), START_S, procs, webserver, daemon)
 
     # --- the backfill, as the UI's "Materialize" > range of partitions launches it -------------
     params = {"partitionsByAssets": [
