@@ -119,7 +119,11 @@ def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkey
 
     # the instance's storage is created here, once: two processes creating a new sqlite storage
     # at the same moment race ("table alembic_version already exists")
-    dg.DagsterInstance.get().dispose()
+    with dg.DagsterInstance.get() as instance:  # every store opened, so each is created and stamped now
+        instance.get_runs(limit=1)
+        instance.all_instigator_state()
+        instance.get_backfills()
+        instance.get_latest_materialization_event(dg.AssetKey(["ops", "submissions"]))
     port = _free_port()
     webserver = procs.start("webserver", str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
                             "-h", "127.0.0.1", "-p", str(port))
