@@ -26,7 +26,7 @@ from orchestration.pipeline import run_pipeline
 from orchestration.settings import load_settings
 from orchestration.warehouse import connect
 from tests.conftest import PROJECT_ROOT
-from tests.fixtures.processes import dagster_env
+from tests.fixtures.processes import create_storage, dagster_env
 from tests.test_sensor_daemon import BIN, DAGSTER_YAML, running, wait_for
 
 pytestmark = pytest.mark.slow
@@ -119,11 +119,8 @@ def test_a_backfill_launched_from_the_ui_is_one_run_over_its_range(procs, monkey
 
     # the instance's storage is created here, once: two processes creating a new sqlite storage
     # at the same moment race ("table alembic_version already exists")
-    with dg.DagsterInstance.get() as instance:  # every store opened, so each is created and stamped now
-        instance.get_runs(limit=1)
-        instance.all_instigator_state()
-        instance.get_backfills()
-        instance.get_latest_materialization_event(dg.AssetKey(["ops", "submissions"]))
+    with dg.DagsterInstance.get() as instance:
+        create_storage(instance)
     port = _free_port()
     webserver = procs.start("webserver", str(BIN / "dagster-webserver"), "-w", "workspace.yaml",
                             "-h", "127.0.0.1", "-p", str(port))

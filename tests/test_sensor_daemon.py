@@ -32,7 +32,7 @@ import pytest
 from orchestration.returns.landing import checksum
 from orchestration.warehouse import connect
 from tests.conftest import PROJECT_ROOT
-from tests.fixtures.processes import dagster_env, session
+from tests.fixtures.processes import create_storage, dagster_env, session
 
 pytestmark = pytest.mark.slow
 
@@ -201,6 +201,7 @@ def test_one_run_per_return_across_a_daemon_restart(procs, monkeypatch):
     daemon_cmd = (str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml")
 
     with dg.DagsterInstance.get() as instance:
+        create_storage(instance)
         # --- daemon 1: the sensor on, return A lands, one run for it --------------------------
         daemon = procs.start("daemon-1", *daemon_cmd)
         switch = procs.start("sensor-start", str(BIN / "dagster"), "sensor", "start", SENSOR, "-w", "workspace.yaml")
