@@ -104,7 +104,7 @@ def run_pipeline(
     lines = []
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):  # dbt's own log lines
         if backfill is None:
-            ingested = _run(instance, [ingest_returns], settings, log_path)
+            ingested = _run(instance, [ingest_returns], settings, log_path, fail_fast=True)
             ingest = _materialization(ingested, LEDGER_KEY.path).metadata
             lines.append(summarise(ingest, settings, _steps(instance, ingested).get("ingest_returns", time.perf_counter() - started)))
         elif not settings.warehouse.exists():
@@ -150,11 +150,13 @@ def run_pipeline(
     return RunReport("\n".join(lines), 0, months_built)
 
 
-def _run(instance, assets, settings: Settings, log_path: Path, **kwargs) -> dg.ExecuteInProcessResult:
+def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool = False, **kwargs) -> dg.ExecuteInProcessResult:
+    """One in-process run; `fail_fast` raises on a failed step (the ingest: nothing after it can run),
+    otherwise the caller reads the result (a blocked gate is not a pipeline failure)."""
     result = dg.materialize(
         assets, resources=default_resources(settings), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
     )
-    if not result.success and "selection" not in kwargs:  # the ingest run: nothing after it can run
+    if fail_fast and not result.success:
         _raise_step_failure(result, log_path)
     return result
 
