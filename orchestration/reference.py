@@ -1,7 +1,10 @@
 """Reference data the pipeline loads: the LA list, placement categories, cost ranges.
 
-These are the dbt seeds, read here as well so that validation at ingest and the
-marts use one copy of each table.
+They live in FOSTERING_REFERENCE_DIR (by default the dbt seeds folder), read
+here as well so that validation at ingest and the marts use one copy of each
+table. The LA list is read by dbt from the same folder
+(models/reference/local_authorities.sql), so an operator's own list reaches
+the ledger and the marts alike.
 """
 
 from __future__ import annotations

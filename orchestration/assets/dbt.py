@@ -50,7 +50,7 @@ class FosteringDbtTranslator(DagsterDbtTranslator):
 
     @staticmethod
     def _layer(props: Mapping[str, Any]) -> str:
-        # seeds -> reference; models -> the folder under models/ (staging, intermediate, marts)
+        # seeds -> reference; models -> the folder under models/ (reference, staging, intermediate, marts)
         return "reference" if props["resource_type"] == "seed" else props["fqn"][1]
 
 
