@@ -37,10 +37,13 @@ from orchestration.returns.landing import discover
 READERS = ("auto", "duckdb")
 
 
-def read_history(root: Path, reader: str = "auto", hold: str = "all", threads: int | None = None) -> dict:
-    """Read every return under `root`; counters of what was read."""
+def read_history(
+    root: Path, reader: str = "auto", hold: str = "all", threads: int | None = None, month: str | None = None, until: str | None = None
+) -> dict:
+    """Read every return under `root` (of one month, or up to a month, if given); counters of what was read."""
     started = time.perf_counter()
     returns, _ = discover(root)
+    returns = [r for r in returns if (not month or r.name[:7] == month) and (not until or r.name[:7] <= until)]
     if reader == "duckdb":
         counts, held = _read_duckdb(returns)
     else:
@@ -139,10 +142,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reader", choices=READERS, default="auto")
     parser.add_argument("--hold", choices=("all", "none"), default="all")
     parser.add_argument("--threads", type=int, help="Returns read at once (default: one per core).")
+    parser.add_argument("--month", help="Only the returns of this reporting month (YYYY-MM): an incremental month's floor.")
+    parser.add_argument("--until", help="Only the returns of months up to this one (YYYY-MM).")
     args = parser.parse_args(argv)
     if not args.history.is_dir():
         parser.error(f"{args.history} is not a folder")
-    print(json.dumps(read_history(args.history, args.reader, args.hold, args.threads)))
+    print(json.dumps(read_history(args.history, args.reader, args.hold, args.threads, args.month, args.until)))
     sys.stdout.flush()
 
 

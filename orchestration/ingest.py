@@ -1,18 +1,23 @@
 """Receive returns: keep the file, validate it, tell the LA, and load it if it passes.
 
-One return is one transaction in the warehouse: its ledger row, its findings
+Returns are checked in batches (validation's cost is per column call, not per
+cell, so a batch of returns laid out alike is parsed together) and each batch
+is one transaction in the warehouse: every return's ledger row, its findings
 and (only if it has no error) its pseudonymised tables are written together,
-so a return is either wholly in or wholly out. The file is archived under its
-checksum before anything else, so nothing received is ever lost.
+so a return is either wholly in or wholly out, and a rejected one never
+touches the return tables. The file is archived under its checksum before
+anything else, so nothing received is ever lost.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from orchestration import reference
@@ -22,7 +27,8 @@ from orchestration.returns.landing import Ignored, archive, checksum, discover
 from orchestration.returns.pseudonymise import protect
 from orchestration.returns.readers import ROW
 from orchestration.returns.schema import load_contract
-from orchestration.returns.validate import ValidatedReturn, validate_path
+from orchestration.returns.readers import read_return
+from orchestration.returns.validate import ValidatedReturn, validate_many
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema, insert_frame, refresh_current, writer_lock
 
@@ -70,9 +76,10 @@ class Prepared:
 def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.datetime | None = None) -> IngestSummary:
     """Ingest every return in the landing folder (or just `paths`) that has not been received before.
 
-    Returns are checked in parallel worker processes (reading, validating and
-    pseudonymising are independent per return); this process alone writes, one
-    transaction per return, in landing order, holding the warehouse's writer lock.
+    Batches of returns are checked in parallel worker processes (reading,
+    validating and pseudonymising are independent per return); this process
+    alone writes, one transaction per batch, in landing order, holding the
+    warehouse's writer lock.
     """
     settings.require_real_key()
     summary = IngestSummary()
@@ -92,11 +99,32 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
             seen.add(digest)
             todo.append((path, digest))
         with connect(settings.warehouse) as con:
-            jobs = [(path, digest, settings, received_at) for path, digest in todo]
-            for prepared in ordered_map(_prepare_safely, jobs):
+            jobs = [(batch, settings, received_at) for batch in _batches(todo)]
+            for prepared in ordered_map(_prepare_batch, jobs, chunksize=1):
                 _store(con, prepared)
-                summary.outcomes.append(prepared.outcome)
+                summary.outcomes.extend(p.outcome for p in prepared)
     return summary
+
+
+# A batch big enough that parsing cost per call is spread thin, small enough that
+# every core gets several and a worker's batch stays a few tens of megabytes.
+BATCH_RETURNS = 50
+
+
+def _batches(todo: list, workers: int | None = None) -> list[list]:
+    per_worker = max(1, len(todo) // (4 * (workers or os.cpu_count() or 1)))
+    size = min(BATCH_RETURNS, per_worker)
+    return [todo[i : i + size] for i in range(0, len(todo), size)]
+
+
+def _prepare_batch(job) -> list[Prepared]:
+    """Prepare a batch together; should that fail, each return alone, so one bad file rejects only itself."""
+    batch, settings, received_at = job
+    try:
+        return prepare_many(batch, settings, received_at)
+    except Exception:  # noqa: BLE001 - the returns are retried one by one, and any failure is reported there
+        log.warning("a batch of %d returns could not be checked together; checking them one by one", len(batch))
+        return [_prepare_safely((path, digest, settings, received_at)) for path, digest in batch]
 
 
 def _prepare_safely(job) -> Prepared:
@@ -117,16 +145,29 @@ def _prepare_safely(job) -> Prepared:
 
 def prepare(path: Path, digest: str, settings: Settings, received_at: dt.datetime) -> Prepared:
     """Archive, validate, report and (when accepted) pseudonymise one return."""
-    kept = archive(path, digest, settings.archive_dir) if path.exists() else None
-    checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
-    return _prepared(checked, path, digest, settings, received_at, kept)
+    return prepare_many([(path, digest)], settings, received_at)[0]
 
 
-def _prepared(checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept) -> Prepared:
+def prepare_many(batch: list[tuple[Path, str]], settings: Settings, received_at: dt.datetime) -> list[Prepared]:
+    """Archive, validate, report and (when accepted) pseudonymise a batch of returns."""
+    kept = [archive(path, digest, settings.archive_dir) if path.exists() else None for path, digest in batch]
+    read = [(path, read_return(path, settings.max_expanded_bytes)) for path, _ in batch]
+    checked = validate_many(read, reference_dir=settings.reference_dir)
+    stored = _protected(checked, [digest for _, digest in batch], settings)
+    return [
+        _prepared(c, path, digest, settings, received_at, k, tables)
+        for c, (path, digest), k, tables in zip(checked, batch, kept, stored)
+    ]
+
+
+def _prepared(
+    checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept, tables: dict | None = None
+) -> Prepared:
     source = _relative(path, settings.landing)
     reports = _report(checked, source, digest, received_at, settings)
     accepted = checked.status != "rejected"
-    tables = _protected(checked, digest, settings) if accepted else {}
+    if tables is None:
+        tables = _protected([checked], [digest], settings)[0]
     placements = len(tables.get("placements", ()))
     ledger = {
         "submission_id": digest,
@@ -157,30 +198,47 @@ def _prepared(checked: ValidatedReturn, path: Path, digest: str, settings: Setti
     return Prepared(ledger, findings.assign(submission_id=digest), tables, outcome)
 
 
-def _store(con, prepared: Prepared) -> None:
-    """One return, one transaction: ledger row, findings, and its tables if accepted."""
-    ledger = prepared.ledger
+def _store(con, batch: list[Prepared]) -> None:
+    """One batch, one transaction: ledger rows, findings, and the tables of the accepted returns."""
     con.begin()
     try:
-        insert_frame(con, "ops.submissions", pd.DataFrame([ledger]))
-        insert_frame(con, "ops.findings", prepared.findings)
-        for name, frame in prepared.tables.items():
-            insert_frame(con, f"raw.{name}", frame)
-        if ledger["status"] != "rejected":
-            refresh_current(con, ledger["la_code"], ledger["period"])
+        insert_frame(con, "ops.submissions", pd.DataFrame([p.ledger for p in batch]))
+        insert_frame(con, "ops.findings", _stacked([p.findings for p in batch]))
+        for name in dict.fromkeys(name for p in batch for name in p.tables):
+            insert_frame(con, f"raw.{name}", _stacked([p.tables[name] for p in batch if name in p.tables]))
+        refresh_current(con, [(p.ledger["la_code"], p.ledger["period"]) for p in batch if p.ledger["status"] != "rejected"])
         con.commit()
     except BaseException:
         con.rollback()
         raise
-    o = prepared.outcome
-    log.info("return %s: %s (%d errors, %d warnings) LA %s period %s", o.source, o.status, o.errors, o.warnings, o.la_code or "?", o.period or "?")
+    for o in (p.outcome for p in batch):
+        log.info("return %s: %s (%d errors, %d warnings) LA %s period %s", o.source, o.status, o.errors, o.warnings, o.la_code or "?", o.period or "?")
 
 
-def _protected(checked: ValidatedReturn, digest: str, settings: Settings) -> dict[str, pd.DataFrame]:
-    out = {}
-    for name, frame in checked.tables.items():
-        stored = protect(checked.contract.tables[name], frame, checked.la_code, settings.pseudonym_key)
-        out[name] = stored.rename(columns={ROW: "source_row"}).assign(submission_id=digest)
+def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    frames = [f for f in frames if not f.empty]
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
+
+
+def _protected(checked: list[ValidatedReturn], digests: list[str], settings: Settings) -> list[dict[str, pd.DataFrame]]:
+    """Each accepted return's tables as they may be stored; nothing for a rejected one.
+
+    The returns' tables are pseudonymised stacked (a call per column, whatever the batch), then parted.
+    """
+    out: list[dict[str, pd.DataFrame]] = [{} for _ in checked]
+    accepted = [i for i, c in enumerate(checked) if c.status != "rejected"]
+    names = dict.fromkeys((name, checked[i].contract.version) for i in accepted for name in checked[i].tables)
+    for name, version in names:
+        members = [i for i in accepted if name in checked[i].tables and checked[i].contract.version == version]
+        frames = [checked[i].tables[name] for i in members]
+        sizes = [len(f) for f in frames]
+        stacked = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        la = pd.Series(np.repeat([checked[i].la_code for i in members], sizes), index=stacked.index)
+        stored = protect(checked[members[0]].contract.tables[name], stacked, la, settings.pseudonym_key)
+        stored = stored.rename(columns={ROW: "source_row"}).assign(submission_id=np.repeat([digests[i] for i in members], sizes))
+        starts = np.cumsum([0, *sizes])
+        for i, a, b in zip(members, starts[:-1], starts[1:]):
+            out[i][name] = stored.iloc[a:b].reset_index(drop=True)
     return out
 
 

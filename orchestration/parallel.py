@@ -20,15 +20,18 @@ from concurrent.futures import ProcessPoolExecutor
 PARALLEL_FROM = 8
 
 
-def ordered_map(fn: Callable, items: list, workers: int | None = None) -> Iterator:
-    """`map(fn, items)`, in parallel for large batches; `fn` must be a module-level function."""
+def ordered_map(fn: Callable, items: list, workers: int | None = None, chunksize: int = 4) -> Iterator:
+    """`map(fn, items)`, in parallel for large batches; `fn` must be a module-level function.
+
+    Items that are themselves batches of work want `chunksize=1`, and start workers from two items.
+    """
     workers = workers or os.cpu_count() or 1
-    if len(items) < PARALLEL_FROM or workers < 2:
+    if len(items) < (PARALLEL_FROM if chunksize > 1 else 2) or workers < 2:
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_die_with_parent) as pool:
-        yield from pool.map(fn, items, chunksize=4)
+        yield from pool.map(fn, items, chunksize=chunksize)
 
 
 

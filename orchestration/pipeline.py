@@ -34,6 +34,7 @@ class RunReport:
     text: str
     exit_code: int  # 0 ran (published, or nothing blocked); 1 a blocking check failed
     months_built: list[str] = field(default_factory=list)  # the monthly partitions the run materialised
+    seconds: dict[str, float] = field(default_factory=dict)  # each step's time (ingest, dbt, gate, publish)
 
 
 class PipelineFailed(RuntimeError):
@@ -102,11 +103,13 @@ def run_pipeline(
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     lines = []
+    seconds: dict[str, float] = {}
     with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):  # dbt's own log lines
         if backfill is None:
             ingested = _run(instance, [ingest_returns], settings, log_path, fail_fast=True)
             ingest = _materialization(ingested, LEDGER_KEY.path).metadata
-            lines.append(summarise(ingest, settings, _steps(instance, ingested).get("ingest_returns", time.perf_counter() - started)))
+            seconds["ingest_returns"] = _steps(instance, ingested).get("ingest_returns", time.perf_counter() - started)
+            lines.append(summarise(ingest, settings, seconds["ingest_returns"]))
         elif not settings.warehouse.exists():
             raise PipelineFailed(f"nothing to backfill: {settings.warehouse} does not exist yet (run `fostering run` first)")
         months = months_to_build(settings, full_refresh, backfill)
@@ -117,6 +120,7 @@ def run_pipeline(
         tags = range_tags(months.keys, months.full_refresh) if months.keys else {}
         result = _run(instance, assets, settings, log_path, selection=selection, tags=tags)
     steps = _steps(instance, result)
+    seconds.update(steps)
     gate_file = gate_results_path(settings.data_dir, result.run_id)
     gate = json.loads(gate_file.read_text(encoding="utf-8"))["suites"] if gate_file.exists() else None
     blocked = [s for s in (gate or []) if s["errors"]]
@@ -137,17 +141,17 @@ def run_pipeline(
             f"Publish WITHHELD: blocking quality checks failed in {', '.join(s['suite'] for s in blocked)}. "
             f"The previous publish stays the latest: {_latest(settings)}"
         )
-        return RunReport("\n".join(lines), 1, months_built)
+        return RunReport("\n".join(lines), 1, months_built, seconds)
     meta = _materialization(result, ["publish", "published_marts"]).metadata
     if meta["unchanged"].value:
         lines.append(f"Nothing new to publish: the marts equal the latest publish, version {meta['version'].value} ({meta['latest'].value})")
-        return RunReport("\n".join(lines), 0, months_built)
+        return RunReport("\n".join(lines), 0, months_built, seconds)
     lines.append(
         f"Published version {meta['version'].value} in {steps.get('published_marts', 0):.1f}s: {meta['path'].value} "
         f"(latest: {meta['latest'].value}); {sum(meta['withheld_cells'].value.values())} small-number cells withheld"
     )
     lines.append(f"Report: {meta['report'].value}")
-    return RunReport("\n".join(lines), 0, months_built)
+    return RunReport("\n".join(lines), 0, months_built, seconds)
 
 
 def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool = False, **kwargs) -> dg.ExecuteInProcessResult:

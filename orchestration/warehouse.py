@@ -123,26 +123,34 @@ def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFram
         con.unregister("incoming")
 
 
-def refresh_current(con: duckdb.DuckDBPyConnection, la_code: str, period) -> None:
-    """The accepted return with the latest submitted_at (ties: latest arrival) is current; the others point at it."""
-    con.execute(
-        """
-        WITH ranked AS (
-            SELECT submission_id,
-                   first_value(submission_id) OVER (
-                       ORDER BY submitted_at DESC NULLS LAST, received_at DESC, submission_id DESC
-                   ) AS winner
-            FROM ops.submissions
-            WHERE la_code = $la AND period = $period AND status <> 'rejected'
+def refresh_current(con: duckdb.DuckDBPyConnection, months: list[tuple[str, object]]) -> None:
+    """For each (LA, period) given: the accepted return with the latest submitted_at (ties: latest
+    arrival) is current; the others point at it."""
+    if not months:
+        return
+    con.register("touched", pd.DataFrame(list(dict.fromkeys(months)), columns=["la_code", "period"]))
+    try:
+        con.execute(
+            """
+            WITH ranked AS (
+                SELECT s.submission_id,
+                       first_value(s.submission_id) OVER (
+                           PARTITION BY s.la_code, s.period
+                           ORDER BY s.submitted_at DESC NULLS LAST, s.received_at DESC, s.submission_id DESC
+                       ) AS winner
+                FROM ops.submissions AS s
+                JOIN touched AS t ON s.la_code = t.la_code AND s.period = CAST(t.period AS DATE)
+                WHERE s.status <> 'rejected'
+            )
+            UPDATE ops.submissions AS s
+            SET is_current = (s.submission_id = r.winner),
+                superseded_by = CASE WHEN s.submission_id = r.winner THEN NULL ELSE r.winner END
+            FROM ranked AS r
+            WHERE s.submission_id = r.submission_id
+            """
         )
-        UPDATE ops.submissions AS s
-        SET is_current = (s.submission_id = r.winner),
-            superseded_by = CASE WHEN s.submission_id = r.winner THEN NULL ELSE r.winner END
-        FROM ranked AS r
-        WHERE s.submission_id = r.submission_id
-        """,
-        {"la": la_code, "period": period},
-    )
+    finally:
+        con.unregister("touched")
 
 
 def table_counts(warehouse: Path) -> dict[str, int]:

@@ -7,7 +7,8 @@ kind is a data change; a new kind is one function added to RULES.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -16,6 +17,7 @@ from orchestration import reference
 from orchestration.returns.findings import Findings
 from orchestration.returns.readers import ROW
 from orchestration.returns.schema import Contract
+from orchestration.settings import load_settings
 
 FOREVER = pd.Timestamp.max.normalize()
 
@@ -29,6 +31,7 @@ class RuleContext:
     today: pd.Timestamp
     reference_dir: Path | None
     known_versions: list[str]
+    cache: dict = field(default_factory=dict, repr=False)  # what several rules derive from one return
 
     @property
     def period_end(self) -> pd.Timestamp | None:
@@ -42,11 +45,17 @@ class RuleContext:
         return None if self.contract.tables[table].column(column).personal else values
 
 
-def _report(findings: Findings, rule: dict, ctx: RuleContext, frame: pd.DataFrame, mask: pd.Series, column: str, expected=None):
+def _report(findings: Findings, rule: dict, ctx: RuleContext, frame: pd.DataFrame, mask: pd.Series, column: str, expected=None, display=None):
+    """Report the rows picked by `mask`; `display(rows)` gives the values to show when they are not the column's own."""
+    if not mask.any():  # the usual case: build no message
+        return
     hit = frame[mask]
+    values = hit[column] if display is None else display(hit)
+    if callable(expected):
+        expected = expected(mask)
     findings.add(
         rule["code"], rule["severity"], rule["message"] if expected is None else expected[mask],
-        rows=hit[ROW], values=ctx.shown(rule["table"], column, hit[column]), **ctx.where(rule, column),
+        rows=hit[ROW], values=ctx.shown(rule["table"], column, values), **ctx.where(rule, column),
     )
 
 
@@ -96,8 +105,7 @@ def period_in_range(rule, ctx, findings):
     latest = ctx.today.to_period("M").to_timestamp()
     outside = period.notna() & ((period < earliest) | (period > latest))
     expected = pd.Series(f"{rule['message']} ({latest:%Y-%m}); a future month cannot be reported", index=frame.index)
-    shown = frame.assign(**{rule["column"]: period.dt.strftime("%Y-%m")})
-    _report(findings, rule, ctx, shown, outside, rule["column"], expected)
+    _report(findings, rule, ctx, frame, outside, rule["column"], expected, display=lambda hit: hit[rule["column"]].dt.strftime("%Y-%m"))
 
 
 @row_rule
@@ -177,8 +185,8 @@ def overlaps_period(rule, ctx, findings):
     early = end.notna() & (end < ctx.period)
     span = f" ({ctx.period:%Y-%m-%d} to {ctx.period_end:%Y-%m-%d})"
     expected = pd.Series(rule["message"] + span, index=frame.index)
-    _report(findings, rule, ctx, frame.assign(**{rule["start"]: _date(start)}), late, rule["start"], expected)
-    _report(findings, rule, ctx, frame.assign(**{rule["end"]: _date(end)}), early & ~late, rule["end"], expected)
+    _report(findings, rule, ctx, frame, late, rule["start"], expected, display=lambda hit: _date(hit[rule["start"]]))
+    _report(findings, rule, ctx, frame, early & ~late, rule["end"], expected, display=lambda hit: _date(hit[rule["end"]]))
 
 
 @row_rule
@@ -186,7 +194,7 @@ def not_before(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     column, other = frame[rule["column"]], frame[rule["other"]]
     wrong = column.notna() & other.notna() & (column < other)
-    _report(findings, rule, ctx, frame.assign(**{rule["column"]: _date(column)}), wrong, rule["column"])
+    _report(findings, rule, ctx, frame, wrong, rule["column"], display=lambda hit: _date(hit[rule["column"]]))
 
 
 @row_rule
@@ -222,25 +230,38 @@ def no_overlap(rule, ctx, findings):
     )
 
 
-def _categories(frame: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """Each placement's category: a provider-specific row first, else the any-provider row."""
-    mapping = reference.placement_categories(ctx.reference_dir)
-    specific = mapping[mapping["placement_provider"] != ""][["placement_type", "placement_provider", "category"]]
-    general = mapping[mapping["placement_provider"] == ""][["placement_type", "category", "valid_until_period"]]
-    out = frame[["placement_type", "placement_provider"]].merge(specific, how="left", on=["placement_type", "placement_provider"])
-    out = out.merge(general.drop_duplicates("placement_type"), how="left", on="placement_type", suffixes=("", "_any"))
-    out["category"] = out["category"].fillna(out["category_any"])
-    out.index = frame.index
-    return out
+@lru_cache(maxsize=None)
+def _category_lookup(reference_dir: Path | None) -> tuple[dict, dict]:
+    """Placement type + provider -> category, and placement type -> its any-provider category."""
+    mapping = reference.placement_categories(reference_dir)
+    specific = mapping[mapping["placement_provider"] != ""]
+    general = mapping[mapping["placement_provider"] == ""].drop_duplicates("placement_type")
+    return (
+        dict(zip(specific["placement_type"] + "|" + specific["placement_provider"], specific["category"])),
+        dict(zip(general["placement_type"], general["category"])),
+    )
+
+
+def _categories(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
+    """Each placement's category: a provider-specific row first, else the any-provider row (once per return)."""
+    key = ("categories", id(frame))
+    if key not in ctx.cache:
+        specific, general = _category_lookup(ctx.reference_dir or load_settings().reference_dir)
+        types = frame["placement_type"].astype(object)
+        pairs = types + "|" + frame["placement_provider"].astype(object)
+        ctx.cache[key] = pairs.map(specific).fillna(types.map(general)).astype(object)
+    return ctx.cache[key]
 
 
 @row_rule
 def maps_to_category(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
     known = frame[rule["columns"]].notna().all(axis=1)
-    unmapped = known & _categories(frame, ctx)["category"].isna()
-    shown = frame.assign(placement_type=frame["placement_type"] + " with " + frame["placement_provider"])
-    _report(findings, rule, ctx, shown, unmapped, "placement_type")
+    unmapped = known & _categories(frame, ctx).isna()
+    _report(
+        findings, rule, ctx, frame, unmapped, "placement_type",
+        display=lambda hit: hit["placement_type"] + " with " + hit["placement_provider"],
+    )
 
 
 @row_rule
@@ -252,6 +273,8 @@ def code_valid_for_period(rule, ctx, findings):
     until = mapping[mapping["valid_until_period"] != ""].drop_duplicates("placement_type")
     last_month = frame[rule["column"]].map(dict(zip(until["placement_type"], until["valid_until_period"])))
     retired = last_month.notna() & (last_month < f"{ctx.period:%Y-%m}")
+    if not retired.any():
+        return
     expected = rule["message"] + " (last valid for " + last_month.fillna("") + "): use the code that replaced it (e.g. K3 for supported accommodation)"
     _report(findings, rule, ctx, frame, retired, rule["column"], expected)
 
@@ -259,16 +282,16 @@ def code_valid_for_period(rule, ctx, findings):
 @row_rule
 def cost_in_range(rule, ctx, findings):
     frame = ctx.tables[rule["table"]]
-    category = _categories(frame, ctx)["category"]
+    category = _categories(frame, ctx)
     ranges = reference.cost_ranges(ctx.reference_dir).set_index("category")
     low = category.map(ranges["min_weekly_cost"]).astype("float64")
     high = category.map(ranges["max_weekly_cost"]).astype("float64")
     cost = frame[rule["column"]]
     outside = cost.notna() & low.notna() & ((cost < low) | (cost > high))
-    expected = (
-        rule["message"] + " (expected £" + low.map("{:,.0f}".format, na_action="ignore").fillna("")
-        + " to £" + high.map("{:,.0f}".format, na_action="ignore").fillna("") + " a week for " + category.fillna("") + ")"
-    )
+    expected = lambda mask: (  # noqa: E731 - built only when a cost is out of range
+        rule["message"] + " (expected £" + low[mask].map("{:,.0f}".format, na_action="ignore").fillna("")
+        + " to £" + high[mask].map("{:,.0f}".format, na_action="ignore").fillna("") + " a week for " + category[mask].fillna("") + ")"
+    ).reindex(frame.index)
     _report(findings, rule, ctx, frame, outside, rule["column"], expected)
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from orchestration import reference
@@ -60,41 +61,99 @@ def validate_path(path: Path, *, max_expanded_bytes: int, reference_dir: Path | 
 
 
 def validate(path: Path, read: ReadResult, *, reference_dir: Path | None = None, today: dt.date | None = None) -> ValidatedReturn:
+    return validate_many([(path, read)], reference_dir=reference_dir, today=today)[0]
+
+
+def validate_many(
+    returns: list[tuple[Path, ReadResult]], *, reference_dir: Path | None = None, today: dt.date | None = None
+) -> list[ValidatedReturn]:
+    """Validate a batch of returns, each exactly as if alone.
+
+    Parsing cells costs a fixed amount per column call, whatever the rows, so
+    the cells of every return of the batch laid out alike (same contract, same
+    columns where they were written) are parsed together, a column at a time;
+    structure, table checks and rules then run return by return. The findings
+    of each return, and their order, are those it would get on its own.
+    """
+    today = today or dt.date.today()
+    shaped = [_shape(path, read) for path, read in returns]
+    _type_cells(shaped)
+    return [_finish(s, reference_dir, today) for s in shaped]
+
+
+@dataclass
+class _Shaped:
+    """One return between the phases of validate_many: its columns found, its cells not yet parsed."""
+
+    result: ValidatedReturn
+    findings: Findings
+    readable: bool
+    columns: dict[str, tuple[pd.DataFrame, dict[str, str], set[str]]] = field(default_factory=dict)
+    by_table: dict[str, Findings] = field(default_factory=dict)  # each table's findings, in the order found
+    letters: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+def _shape(path: Path, read: ReadResult) -> _Shaped:
     findings = Findings()
     findings.extend(read.findings)
-    today = today or dt.date.today()
     sheets = {normalise_name(name): sheet for name, sheet in read.sheets.items()}
     contract = _contract_for(sheets)
     result = ValidatedReturn(path=path, form=read.form, contract=contract, tables={}, findings=findings.frame())
+    shaped = _Shaped(result, findings, read.readable)
     if not read.readable:
-        return result
-
+        return shaped
     _check_sheets(contract, sheets, findings)
-    letters: dict[str, dict[str, str]] = {}
     for name, table in contract.tables.items():
         sheet = sheets.get(normalise_name(name))
         if sheet is None:
             continue
-        frame, letters[name], missing = _columns(table, sheet, findings)
-        if frame is None:
-            continue
-        result.tables[name] = _typed(table, frame, letters[name], missing, contract, findings)
-        _table_checks(table, result.tables[name], letters[name], findings)
+        shaped.by_table[name] = Findings()
+        frame, shaped.letters[name], missing = _columns(table, sheet, shaped.by_table[name])
+        if frame is not None:
+            shaped.columns[name] = (frame, shaped.letters[name], missing)
+    return shaped
 
+
+def _type_cells(shaped: list[_Shaped]) -> None:
+    """Parse the cells of each table once for every return whose columns are laid out alike."""
+    alike: dict[tuple, list[_Shaped]] = {}
+    for s in shaped:
+        for name, (_, letters, missing) in s.columns.items():
+            layout = (s.result.contract.version, name, tuple(sorted(letters.items())), frozenset(missing))
+            alike.setdefault(layout, []).append(s)
+    for (_, name, _, _), members in alike.items():
+        contract = members[0].result.contract
+        _, letters, missing = members[0].columns[name]
+        frames = [m.columns[name][0] for m in members]
+        batch = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        parts = _typed(contract.tables[name], batch, letters, missing, contract, [m.by_table[name] for m in members], [len(f) for f in frames])
+        for member, part in zip(members, parts):
+            member.result.tables[name] = part
+
+
+def _finish(s: _Shaped, reference_dir: Path | None, today: dt.date) -> ValidatedReturn:
+    result = s.result
+    if not s.readable:
+        return result
+    for name, table in result.contract.tables.items():
+        if name in s.by_table:
+            s.findings.extend(s.by_table[name])
+        if name in result.tables:
+            _table_checks(table, result.tables[name], s.letters[name], s.findings)
     _identify(result, reference_dir)
     ctx = RuleContext(
-        contract=contract,
+        contract=result.contract,
         tables=result.tables,
-        letters=letters,
+        letters=s.letters,
         period=pd.Timestamp(result.period) if result.period else None,
         today=pd.Timestamp(today),
         reference_dir=reference_dir,
         known_versions=known_versions(),
     )
-    for rule in contract.rules:
+    for rule in result.contract.rules:
         if rule["table"] in result.tables:
-            RULES[rule["kind"]](rule, ctx, findings)
-    result.findings = findings.frame()
+            RULES[rule["kind"]](rule, ctx, s.findings)
+    result.findings = s.findings.frame()
     return result
 
 
@@ -159,7 +218,7 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
             table=table.name, rows=header_row,
         )
         return None, {}, set(table.column_names)
-    out = pd.DataFrame({ROW: frame[ROW]})
+    out: dict[str, object] = {ROW: frame[ROW].values}
     letters: dict[str, str] = {}
     missing: set[str] = set()
     for column in table.columns:
@@ -171,7 +230,7 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
                     "COLUMN-MISSING", "error", f"the required column '{column.name}' is missing: add it to the header row",
                     table=table.name, rows=header_row, column=column.name,
                 )
-            out[column.name] = None
+            out[column.name] = np.full(len(frame), None, dtype=object)
             continue
         if len(found) > 1:
             findings.add(
@@ -187,17 +246,23 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
                 "COLUMN-UNKNOWN", "warning", f"the column '{name}' is not part of the return and was ignored",
                 table=table.name, rows=header_row, letter=sheet.letters.get(header), values=name,
             )
-    return out, letters, missing
+    return pd.DataFrame(out, index=frame.index), letters, missing
 
 
-def _typed(table: Table, frame: pd.DataFrame, letters: dict[str, str], missing: set[str], contract: Contract, findings: Findings) -> pd.DataFrame:
+def _typed(
+    table: Table, frame: pd.DataFrame, letters: dict[str, str], missing: set[str], contract: Contract,
+    findings: list[Findings], sizes: list[int],
+) -> list[pd.DataFrame]:
+    """The typed table of each return in `frame` (returns stacked, `sizes` rows each), findings to each its own."""
+    owner = pd.Series(np.repeat(np.arange(len(sizes)), sizes), index=frame.index)
     data = {c.name: cells.clean(frame[c.name]) for c in table.columns}
     blank_row = pd.DataFrame(data).isna().all(axis=1)
     rows = frame[ROW][~blank_row]
+    owner = owner[~blank_row]
     typed = pd.DataFrame({ROW: rows.astype("int64")})
     for column in table.columns:
         raw = data[column.name][~blank_row]
-        flag = _flagger(findings, table, column, letters, rows, raw)
+        flag = _flagger(findings, owner, table, column, letters, rows, raw)
         if column.name not in missing:  # a missing column is reported once, not once per row
             excel_error = raw.isin(cells.EXCEL_ERRORS)
             if excel_error.any():
@@ -211,20 +276,25 @@ def _typed(table: Table, frame: pd.DataFrame, letters: dict[str, str], missing: 
             flag("CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE", problems, bad)
         values = _ranges(column, values, flag)
         typed[column.name] = values.values
-    return typed.reset_index(drop=True)
+    typed = typed.reset_index(drop=True)
+    bounds = np.searchsorted(owner.to_numpy(), np.arange(len(sizes) + 1))
+    return [typed.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
-def _flagger(findings: Findings, table: Table, column, letters: dict[str, str], rows: pd.Series, raw: pd.Series):
-    """A function that reports the cells of one column picked by a mask (values hidden for personal data)."""
+def _flagger(findings: list[Findings], owner: pd.Series, table: Table, column, letters: dict[str, str], rows: pd.Series, raw: pd.Series):
+    """A function that reports the cells of one column picked by a mask, each to its own return's findings
+    (values hidden for personal data)."""
 
     def flag(code: str, expected, mask: pd.Series, severity: str = "error") -> None:
         if not mask.any():
             return
-        findings.add(
-            code, severity, expected[mask] if isinstance(expected, pd.Series) else expected,
-            table=table.name, column=column.name, letter=letters.get(column.name),
-            rows=rows[mask], values=None if column.personal else raw[mask],
-        )
+        for who in owner[mask].unique():
+            hit = mask & (owner == who) if len(findings) > 1 else mask
+            findings[who].add(
+                code, severity, expected[hit] if isinstance(expected, pd.Series) else expected,
+                table=table.name, column=column.name, letter=letters.get(column.name),
+                rows=rows[hit], values=None if column.personal else raw[hit],
+            )
 
     return flag
 
