@@ -423,3 +423,65 @@ def test_returns_beside_a_folder_of_csv_files_are_not_lost(tmp_path):
         ("trafford/2023-08.xlsx", "accepted"),
     ]
     assert [i.path.name for i in summary.ignored] == ["covering-letter.pdf"]
+
+
+# --- batches -------------------------------------------------------------------------
+
+
+def test_one_batch_one_transaction_keeps_each_return_whole(tmp_path):
+    """A batch holding an accepted return, a rejected one and a later resubmission of the first is
+    stored in one transaction: the rejected return has a ledger row and findings but no table rows,
+    and the resubmission is current for its LA and month."""
+    from orchestration import ingest
+
+    landing = tmp_path / "landing"
+    first = write_return(good_tables(submitted_at="2023-10-05 10:00:00"), landing / "a-first.xlsx", "xlsx")
+    broken = write_case("missing_column", landing / "b", "xlsx")
+    corrected = write_return(good_tables(submitted_at="2023-10-20 09:30:00"), landing / "c-corrected.xlsx", "xlsx")
+    settings = settings_for(landing, tmp_path / "data")
+    batch = [(p, sha256(p)) for p in (first, broken, corrected)]
+    prepared = ingest.prepare_many(batch, settings, dt.datetime(2023, 10, 21))
+    with warehouse.connect(settings.warehouse) as con:
+        warehouse.ensure_schema(con)
+        ingest._store(con, prepared)
+
+    assert [p.outcome.status for p in prepared] == ["accepted", "rejected", "accepted"]
+    rows = ledger(settings).set_index("submission_id")
+    assert rows.loc[sha256(corrected), "is_current"] and not rows.loc[sha256(first), "is_current"]
+    assert rows.loc[sha256(first), "superseded_by"] == sha256(corrected)
+    stored = query(settings, "SELECT submission_id, count(*) AS n FROM raw.placements GROUP BY 1").set_index("submission_id")["n"]
+    assert stored.to_dict() == {sha256(first): 4, sha256(corrected): 4}
+    assert query(settings, "SELECT count(*) AS n FROM ops.findings WHERE submission_id = ?", [sha256(broken)])["n"][0] > 0
+
+
+def test_a_batch_that_cannot_be_checked_together_is_checked_return_by_return(tmp_path, monkeypatch, caplog):
+    from orchestration import ingest
+
+    landing = tmp_path / "landing"
+    good = write_return(good_tables(), landing / "a-good.xlsx", "xlsx")
+    broken = write_case("missing_column", landing / "b", "xlsx")
+    settings = settings_for(landing, tmp_path / "data")
+    together = ingest.validate_many
+
+    def fails_on_batches(returns, **kwargs):
+        if len(returns) > 1:
+            raise RuntimeError("a fault that only a batch meets")
+        return together(returns, **kwargs)
+
+    monkeypatch.setattr(ingest, "validate_many", fails_on_batches)
+    with caplog.at_level(logging.WARNING, logger="orchestration.ingest"):
+        prepared = ingest._prepare_batch(([(good, sha256(good)), (broken, sha256(broken))], settings, dt.datetime(2023, 10, 21)))
+
+    assert [p.outcome.status for p in prepared] == ["accepted", "rejected"]
+    assert "checking them one by one" in caplog.text
+    assert prepared[0].tables["placements"]["submission_id"].eq(sha256(good)).all()
+
+
+def test_batches_share_the_work_between_workers():
+    from orchestration.ingest import BATCH_RETURNS, _batches
+
+    todo = list(range(1000))
+    batches = _batches(todo, workers=2)
+    assert [x for b in batches for x in b] == todo  # every return once, in landing order
+    assert max(map(len, batches)) == BATCH_RETURNS
+    assert len(_batches(list(range(16)), workers=2)) == 8  # a small landing still gives each worker several

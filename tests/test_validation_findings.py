@@ -343,3 +343,32 @@ def test_excel_error_in_a_personal_column_shows_no_value(tmp_path, form):
         [Expected("CELL-EXCEL-ERROR", "error", "placements", 2, "date_of_birth", "B", None, ("Excel error",))],
         form,
     )
+
+
+@pytest.mark.parametrize("form", ["folder", "xlsx"])
+def test_a_batch_gives_each_return_exactly_what_it_gets_alone(tmp_path, form):
+    """validate_many parses alike returns' cells together: every return's findings (in order) and tables
+    must be exactly those it gets validated on its own, whatever else is in the batch."""
+    from orchestration.returns.readers import read_return
+    from orchestration.returns.validate import validate_many
+
+    paths = [write_return(good_tables(), path_for(tmp_path / "good-1", "good", form), form)]
+    for name, case_form in case_forms():
+        if case_form == form and CASES[name].max_expanded_bytes >= BIG:
+            paths.append(write_case(name, tmp_path / name, form))
+    paths.append(write_return(good_tables(), path_for(tmp_path / "good-2", "good", form), form))
+    alone = [validate_path(p, max_expanded_bytes=BIG, today=TODAY) for p in paths]
+    together = validate_many([(p, read_return(p, BIG)) for p in paths], today=TODAY)
+
+    assert len(paths) > 10 and {r.status for r in alone} == {"accepted", "rejected"}
+    for one, batched in zip(alone, together):
+        pd.testing.assert_frame_equal(one.findings, batched.findings)
+        assert one.tables.keys() == batched.tables.keys()
+        for name in one.tables:
+            a, b = one.tables[name], batched.tables[name]
+            pd.testing.assert_frame_equal(a, b, check_dtype=False)
+            # A column typed differently alone and in a batch may only be one this return left blank
+            # (its dtype is then the batch's: the values, all null, are the same).
+            for column in a.columns[a.dtypes != b.dtypes]:
+                assert a[column].isna().all() and b[column].isna().all(), (name, column, a.dtypes[column], b.dtypes[column])
+        assert (one.la_code, one.period, one.status) == (batched.la_code, batched.period, batched.status)
