@@ -8,6 +8,7 @@ table, so the schema only ever grows.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -72,6 +73,11 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0):
     return exclusive_lock(lock_path, busy, timeout_s)
 
 
+def memory_limit() -> str:
+    """How much memory DuckDB may use before spilling to disk (its default is 80 % of the machine)."""
+    return os.environ.get("FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB")
+
+
 def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting while another process holds DuckDB's file lock.
 
@@ -82,7 +88,7 @@ def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> 
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return duckdb.connect(str(warehouse), read_only=read_only)
+            return duckdb.connect(str(warehouse), read_only=read_only, config={"memory_limit": memory_limit()})
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

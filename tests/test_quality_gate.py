@@ -250,3 +250,37 @@ def test_every_message_placeholder_is_a_column_of_its_suites_rows(small_warehous
             columns = {d[0] for d in con.execute(f"select * from ({suite.query}) limit 0").description}
             assert set(suite.placeholders) - reserved <= columns, suite.name
             assert set(suite.keys) <= columns, suite.name
+
+
+@pytest.mark.slow
+def test_a_suite_run_a_range_of_months_at_a_time_gives_the_whole_verdict(small_warehouse, tmp_path):
+    """A national history is checked a range of months at a time, to bound the memory GX needs; the
+    verdict, counts, failing rows and messages must be those of the suite run on all its rows at once."""
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy2(small_warehouse, broken)
+    with duckdb.connect(str(broken)) as con:  # failures in two months far apart, in two suites
+        con.execute("UPDATE marts.mart_recruitment SET r12_conversion_rate = 2 WHERE carer_type = 'mainstream' AND period IN ('2021-06-01', '2022-03-01')")
+        con.execute("UPDATE marts.mart_sufficiency SET inhouse_fostering_share = -1 WHERE period IN ('2021-05-01', '2022-04-01')")
+    settings = load_settings({"FOSTERING_WAREHOUSE": str(broken)})
+
+    whole = run_gate(broken, settings, rows_per_batch=10**9)
+    by_months = run_gate(broken, settings, rows_per_batch=40)
+
+    def plain(suite):
+        return (suite.suite, suite.rows, [
+            (o.expectation, o.column, o.success, o.unexpected_count, sorted(map(str, o.failing_keys)), sorted(map(str, o.messages)), o.exception)
+            for o in suite.outcomes
+        ])
+
+    assert [plain(s) for s in by_months] == [plain(s) for s in whole]
+    failed_now = {(s.suite, o.column) for s in whole for o in failed(s) if o.blocking}
+    assert {("mart_recruitment", "r12_conversion_rate"), ("mart_sufficiency", "inhouse_fostering_share")} <= failed_now
+    conversion = next(o for s in by_months for o in s.outcomes if s.suite == "mart_recruitment" and o.column == "r12_conversion_rate" and not o.success)
+    assert {k["period"][:7] for k in conversion.failing_keys} == {"2021-06", "2022-03"}  # found in two batches
+
+
+def test_only_suites_whose_uniqueness_is_within_a_month_are_split_by_month():
+    from orchestration.quality.gate import _by_month
+
+    assert _by_month(SUITES["stg_placements"])  # unique within (la_code, period, child_id, placement_start)
+    assert not _by_month(SUITES["stg_submission"])  # submission_id unique across every month

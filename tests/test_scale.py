@@ -145,3 +145,42 @@ def test_bench_floor_reads_the_whole_history(history):
         cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
     ).stdout
     assert markdown.startswith("Machine: ") and f"| {history.name} | pyarrow.csv | none | {LAS * MONTHS} |" in markdown
+
+
+def _bench(*args: str) -> str:
+    return subprocess.run(
+        [sys.executable, "-m", "bench.run", *args], cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+
+
+def test_backfill_then_an_incremental_month_through_the_pipeline(history, tmp_path):
+    """The benchmark's pipeline stages on a small national history: the same code path as the full
+    benchmark (`fostering run` on hard-linked landings, the history's own LA list), so a change that
+    breaks the scale path fails here. Synthetic LAs must reach the marts and the publish, and the
+    incremental month must ingest only its returns and rebuild only its month."""
+    import duckdb
+
+    work = tmp_path / "work"
+    months = sorted(p.name for p in (history / "bolton").iterdir())
+    backfill = json.loads(_bench("backfill", str(history), "--work", str(work), "--until", months[-2], "--with-floor", "--format", "json"))
+    result = backfill["results"][0]
+    report = result["shown"]["report"]
+    assert report["exit_code"] == 0
+    assert report["returns"] == report["accepted"] == LAS * (MONTHS - 1)
+    assert report["months_built"] == MONTHS - 1 and report["rows"] > 0
+    assert result["floor"]["report"]["returns"] == LAS * (MONTHS - 1)  # the floor of the same returns
+    codes = set(england_las(LAS)["gss_code"])
+    with duckdb.connect(str(work / "data" / "warehouse.duckdb"), read_only=True) as con:
+        assert {c for (c,) in con.execute("SELECT DISTINCT la_code FROM marts.mart_sufficiency").fetchall()} == codes
+        built_before = dict(con.execute("SELECT period, built_at FROM ops.monthly_builds").fetchall())
+
+    table = _bench("incremental", str(history), "--work", str(work), "--with-floor")
+    assert table.startswith("Machine: ")
+    row = next(line for line in table.splitlines() if line.startswith(f"| {history.name} |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1] == str(LAS * MONTHS) and cells[3] == "1"  # every return now; one month built
+    with duckdb.connect(str(work / "data" / "warehouse.duckdb"), read_only=True) as con:
+        built_after = dict(con.execute("SELECT period, built_at FROM ops.monthly_builds").fetchall())
+    assert {str(p)[:7] for p in built_after if built_after[p] != built_before.get(p)} == {months[-1]}
+    published = pd.read_parquet(work / "data" / "published" / "latest" / "mart_sufficiency.parquet")
+    assert set(published["la_code"]) == codes and published["period"].astype(str).str[:7].max() == months[-1]

@@ -21,6 +21,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.warehouse import memory_limit
+
 # Read when great_expectations is imported: it is imported lazily (below), so that loading
 # the suites, as the Dagster definitions do, costs no GX import.
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
@@ -105,13 +107,80 @@ def gate_parameters(settings) -> dict:
     }
 
 
-def run_gate(warehouse: Path, settings, suites: list[Suite] | None = None) -> list[SuiteOutcome]:
-    """Read every suite's rows in one read-only DuckDB session, then run the suites in one GX context."""
+# A suite reads at most about this many rows at a time: GX's pandas engine holds several copies
+# of a batch, so a national history's 10 million placement rows at once would need over 13 GB.
+ROWS_PER_BATCH = 1_000_000
+_UNIQUE = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
+
+
+def run_gate(warehouse: Path, settings, suites: list[Suite] | None = None, rows_per_batch: int = ROWS_PER_BATCH) -> list[SuiteOutcome]:
+    """Run every suite in one read-only DuckDB session and one GX context.
+
+    A suite with more rows than `rows_per_batch` is run on consecutive ranges of months and its
+    outcomes added up, which gives exactly the whole suite's verdict because every expectation
+    looks at one row at a time, or at uniqueness within keys that include the month (a suite with
+    any other kind is run whole).
+    """
     suites = load_suites(settings.expectations_dir) if suites is None else suites
-    with duckdb.connect(str(warehouse), read_only=True) as con:
-        frames = [con.sql(suite.query).df() for suite in suites]
     context, parameters = gx_context(), gate_parameters(settings)
-    return [run_suite(suite, frame, parameters, context=context) for suite, frame in zip(suites, frames)]
+    with duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()}) as con:
+        return [
+            _merged([run_suite(suite, frame, parameters, context=context) for frame in _batches(con, suite, rows_per_batch)])
+            for suite in suites
+        ]
+
+
+def _by_month(suite: Suite) -> bool:
+    """Whether the suite's verdict is the sum of its verdicts on ranges of months."""
+    for e in suite.raw["expectations"]:
+        if e["type"] in _UNIQUE and "period" not in e["kwargs"].get("column_list", [e["kwargs"].get("column")]):
+            return False
+    return True
+
+
+def _batches(con, suite: Suite, rows_per_batch: int):
+    """The suite's rows: all at once, or a range of months at a time (rows without a month last)."""
+    counts = None
+    if _by_month(suite):
+        try:
+            counts = con.execute(f"SELECT period, count(*) FROM ({suite.query}) GROUP BY period ORDER BY period NULLS LAST").fetchall()
+        except duckdb.Error:  # no period column: the suite is read whole
+            counts = None
+    if not counts or sum(n for _, n in counts) <= rows_per_batch:
+        yield con.sql(suite.query).df()
+        return
+    ranges, first, size = [], None, 0
+    for period, n in counts:
+        if period is None:
+            continue
+        if first is not None and size + n > rows_per_batch:
+            ranges.append((first, last))
+            first, size = None, 0
+        first, last, size = first or period, period, size + n
+    if first is not None:
+        ranges.append((first, last))
+    for start, end in ranges:
+        yield con.execute(f"SELECT * FROM ({suite.query}) WHERE period BETWEEN ? AND ?", [start, end]).df()
+    if counts[-1][0] is None:
+        yield con.sql(f"SELECT * FROM ({suite.query}) WHERE period IS NULL").df()
+
+
+def _merged(parts: list[SuiteOutcome]) -> SuiteOutcome:
+    """One suite's outcome from its outcomes on several batches of rows."""
+    if len(parts) == 1:
+        return parts[0]
+    outcomes = []
+    for same in zip(*(p.outcomes for p in parts)):
+        first = same[0]
+        outcomes.append(ExpectationOutcome(
+            suite=first.suite, expectation=first.expectation, column=first.column, protects=first.protects,
+            blocking=first.blocking, success=all(o.success for o in same),
+            unexpected_count=sum(o.unexpected_count for o in same),
+            failing_keys=[k for o in same for k in o.failing_keys][:MAX_FAILING_KEYS],
+            messages=[m for o in same for m in o.messages],
+            exception=next((o.exception for o in same if o.exception), None),
+        ))
+    return SuiteOutcome(parts[0].suite, parts[0].asset_key, sum(p.rows for p in parts), outcomes)
 
 
 def run_suite(suite: Suite, frame: pd.DataFrame, parameters: dict, *, context=None) -> SuiteOutcome:
