@@ -135,6 +135,8 @@ def add_quality_findings(json_path: Path, html_path: Path, quality: list[dict]) 
     previous gate's, so re-running the gate never piles up old findings.
     """
     document = json.loads(Path(json_path).read_text(encoding="utf-8"))
+    if document.get("quality_findings", []) == quality:
+        return  # unchanged: a national history has tens of thousands of reports, rewritten for nothing
     document["quality_findings"] = quality
     _write(document, Path(json_path), Path(html_path))
 
