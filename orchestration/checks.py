@@ -7,6 +7,11 @@ failed blocking expectation fails with severity ERROR, which stops the publish;
 one with only failed warnings fails with severity WARN, which is shown and
 reported to the LA but does not block.
 
+A run that rebuilt some months (a range of monthly partitions) has the staging
+suites check those months only, carrying forward the last gate's failures in
+the others (orchestration/quality/gate.py, `run_gate`); the marts are always
+checked whole. A run over every month checks everything.
+
 The checks on the marts are blocking in Dagster's sense (the publish waits for
 them); those on staging are not, since blocking them would make the monthly
 models wait for a check that reads them. The publish refuses on an ERROR from
@@ -17,9 +22,11 @@ import json
 from pathlib import Path
 
 import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.quality.feedback import deliver_feedback
-from orchestration.quality.gate import load_suites, run_gate
+from orchestration.partitions import FULL_REFRESH_TAG, period_of
+from orchestration.quality.gate import load_suites, run_gate, staged_months
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 
@@ -31,6 +38,14 @@ def gate_results_path(data_dir: Path, run_id: str | None = None) -> Path:
     return Path(data_dir) / "quality" / (f"gate-{run_id}.json" if run_id else "latest.json")
 
 
+def rebuilt_months(tags: dict[str, str]) -> tuple | None:
+    """The months this run rebuilt (its partition range), unless it rebuilt them from scratch."""
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if not start or not end or tags.get(FULL_REFRESH_TAG) == "true":
+        return None
+    return period_of(start), period_of(end)
+
+
 def _summary(suite) -> dict:
     return {
         "suite": suite.suite,
@@ -39,6 +54,7 @@ def _summary(suite) -> dict:
         "passed": suite.passed,
         "errors": suite.errors,
         "warnings": suite.warnings,
+        "months": suite.months,
         "failed": [
             {"expectation": o.expectation, "column": o.column, "protects": o.protects, "blocking": o.blocking,
              "unexpected_count": o.unexpected_count, "failing_keys": o.failing_keys[:10]}
@@ -65,17 +81,22 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     settings = load_settings().with_overrides(warehouse=warehouse.path, data_dir=warehouse.data_dir)
     selected = {key.asset_key for key in context.selected_asset_check_keys}
     suites = [suite for suite in SUITES if dg.AssetKey(suite.asset_key) in selected]
-    outcomes = run_gate(Path(warehouse.path), settings, suites)
+    months = rebuilt_months(context.run.tags)
+    latest = gate_results_path(settings.data_dir)
+    previous = json.loads(latest.read_text(encoding="utf-8"))["suites"] if months and latest.exists() else None
+    outcomes = run_gate(Path(warehouse.path), settings, suites, months=months, previous=previous)
     summaries = [_summary(s) for s in outcomes]
+    checked = staged_months(outcomes)
     # latest.json is the whole gate's verdict (what a publish outside this run relies on): only a full gate writes it
     paths = [gate_results_path(settings.data_dir, context.run.run_id)]
     if len(suites) == len(SUITES):
         paths.append(gate_results_path(settings.data_dir))
     for path in paths:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps({"run_id": context.run.run_id, "suites": summaries}, indent=2, default=str), encoding="utf-8")
+        verdict = {"run_id": context.run.run_id, "staging_months": checked, "suites": summaries}
+        path.write_text(json.dumps(verdict, indent=2, default=str), encoding="utf-8")
     if len(suites) == len(SUITES):  # feedback replaces the last gate's, so only a whole gate gives it
-        delivered = deliver_feedback(outcomes, Path(warehouse.path), settings.data_dir)
+        delivered = deliver_feedback(outcomes, Path(warehouse.path), settings.data_dir, checked)
         context.log.info(f"quality gate: {delivered} finding(s) about LAs' data written into their findings reports")
     for suite, summary in zip(outcomes, summaries):
         yield dg.AssetCheckResult(

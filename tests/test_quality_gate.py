@@ -1,9 +1,12 @@
 """The quality gate: its Great Expectations suites, and the code that runs them on the warehouse."""
 
+import datetime as dt
+import json
 import os
 import shutil
 from dataclasses import replace
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
@@ -284,3 +287,87 @@ def test_only_suites_whose_uniqueness_is_within_a_month_are_split_by_month():
 
     assert _by_month(SUITES["stg_placements"])  # unique within (la_code, period, child_id, placement_start)
     assert not _by_month(SUITES["stg_submission"])  # submission_id unique across every month
+
+
+# ------------------------------------------------- a run that rebuilt some months checks those months
+
+
+def test_a_failure_outside_the_months_checked_is_carried_forward():
+    from orchestration.quality.gate import ExpectationOutcome, SuiteOutcome, _carried
+
+    def outcome(success=True, count=0, keys=()):
+        return ExpectationOutcome("stg_households", "expect_column_values_to_be_between", "household_swing", "swings", False,
+                                  success, count, list(keys), [])
+
+    checked = SuiteOutcome("stg_households", ["staging", "stg_households"], 10, [outcome()])
+    months = (dt.date(2022, 1, 1), dt.date(2022, 3, 1))
+    earlier = {"suite": "stg_households", "failed": [{
+        "expectation": "expect_column_values_to_be_between", "column": "household_swing", "protects": "swings",
+        "unexpected_count": 2, "failing_keys": [{"la_code": "A", "period": "2021-06-01"}, {"la_code": "B", "period": "2022-02-01"}],
+    }]}
+    carried = _carried(checked, earlier, months).outcomes[0]
+    # 2022-02 was checked again and passed; 2021-06 was not checked, so its failure stands.
+    assert not carried.success and carried.unexpected_count == 1 and carried.failing_keys == [{"la_code": "A", "period": "2021-06-01"}]
+    assert _carried(checked, earlier, months).months == ["2022-01-01", "2022-03-01"]
+
+    only_inside = {"suite": "stg_households", "failed": [{**earlier["failed"][0], "unexpected_count": 1, "failing_keys": [{"la_code": "B", "period": "2022-02-01"}]}]}
+    assert _carried(checked, only_inside, months).outcomes[0].success  # re-checked, and fixed
+    capped = {"suite": "stg_households", "failed": [{**earlier["failed"][0], "unexpected_count": 40}]}
+    assert _carried(checked, capped, months).outcomes[0].unexpected_count == 39  # months unknown beyond the kept keys: carried
+    assert _carried(checked, None, months).outcomes[0].success
+
+
+def test_the_months_a_run_rebuilt_come_from_its_partition_range():
+    from orchestration.checks import rebuilt_months
+    from orchestration.partitions import FULL_REFRESH_TAG, range_tags
+
+    assert rebuilt_months(range_tags(dg.PartitionKeyRange("2022-06", "2023-05"))) == (dt.date(2022, 6, 1), dt.date(2023, 5, 1))
+    assert rebuilt_months({}) is None  # no range: check everything
+    assert rebuilt_months({**range_tags(dg.PartitionKeyRange("2022-06", "2023-05")), FULL_REFRESH_TAG: "true"}) is None
+
+
+@pytest.mark.slow
+def test_staging_suites_check_only_the_months_rebuilt_and_carry_earlier_failures(small_warehouse, tmp_path):
+    broken = tmp_path / "broken.duckdb"
+    shutil.copy2(small_warehouse, broken)
+    with duckdb.connect(str(broken)) as con:  # a blocking staging failure in 2021-06 (a negative sibling group)
+        con.execute(
+            "UPDATE raw.placements SET sibling_group_size = 0 WHERE submission_id IN "
+            "(SELECT submission_id FROM ops.submissions WHERE is_current AND period = '2021-06-01' AND la_code = 'E08000001')"
+        )
+    settings = load_settings({"FOSTERING_WAREHOUSE": str(broken)})
+    whole = run_gate(broken, settings)
+    placements = next(s for s in whole if s.suite == "stg_placements")
+    assert placements.errors and placements.months is None
+    previous = [{"suite": s.suite, "failed": [
+        {"expectation": o.expectation, "column": o.column, "protects": o.protects, "unexpected_count": o.unexpected_count,
+         "failing_keys": o.failing_keys[:10]} for o in failed(s)]} for s in whole]
+
+    later = run_gate(broken, settings, months=(dt.date(2022, 1, 1), dt.date(2022, 3, 1)), previous=previous)
+    placements_later = next(s for s in later if s.suite == "stg_placements")
+    assert placements_later.months == ["2022-01-01", "2022-03-01"]
+    assert placements_later.rows < placements.rows  # only three months read
+    assert placements_later.errors == placements.errors  # the 2021-06 failure still blocks
+    assert next(s for s in later if s.suite == "mart_sufficiency").rows == next(s for s in whole if s.suite == "mart_sufficiency").rows
+
+    every = run_gate(broken, settings, months=(dt.date(2021, 1, 1), dt.date(2022, 12, 1)), previous=previous)
+    assert next(s for s in every if s.suite == "stg_placements").months is None  # covers every month: a whole check
+
+
+def test_feedback_keeps_the_staging_findings_of_a_month_not_checked_again(tmp_path):
+    from orchestration.returns.findings import Findings, ReportHeader, add_quality_findings, write_reports
+
+    header = ReportHeader("bolton/2021-06", "0" * 64, "accepted", "E08000001", "Bolton", "2021-06", "2021-07-10 09:00:00", "1.0")
+    paths = write_reports(header, Findings().frame(), tmp_path, "r")
+    js, ht = paths["json"], paths["html"]
+    earlier = [
+        {"period": "2021-06", "check": "swings", "message": "swing", "blocking": False, "suite": "stg_households"},
+        {"period": "2021-06", "check": "gap", "message": "old gap", "blocking": False, "suite": "mart_submission_status"},
+    ]
+    add_quality_findings(js, ht, earlier)
+    fresh = [{"period": "2021-06", "check": "gap", "message": "new gap", "blocking": False, "suite": "mart_submission_status"}]
+    add_quality_findings(js, ht, fresh, keep_staging=True)
+    assert [q["message"] for q in json.loads(js.read_text())["quality_findings"]] == ["swing", "new gap"]
+    assert "new gap" in ht.read_text() and "old gap" not in ht.read_text()
+    add_quality_findings(js, ht, fresh)  # a gate that checked this month replaces everything
+    assert [q["message"] for q in json.loads(js.read_text())["quality_findings"]] == ["new gap"]

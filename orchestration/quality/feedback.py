@@ -16,10 +16,12 @@ from orchestration.returns.findings import add_quality_findings
 from orchestration.warehouse import connect
 
 
-def deliver_feedback(outcomes, warehouse: Path, data_dir: Path) -> int:
+def deliver_feedback(outcomes, warehouse: Path, data_dir: Path, staged: list[str] | None = None) -> int:
     """Write the gate's per-LA messages into the current returns' reports; return how many were delivered.
 
-    The ledger stores report paths relative to the data folder.
+    `staged` ([first, last] month) when the staging suites checked only those months: a report of
+    another month keeps the staging findings an earlier gate gave it. The ledger stores report
+    paths relative to the data folder.
     """
     with connect(warehouse, read_only=True) as con:
         reports = con.execute(
@@ -37,10 +39,14 @@ def deliver_feedback(outcomes, warehouse: Path, data_dir: Path) -> int:
                 la, period = message.get("la_code"), message.get("period")
                 target = by_month.get((la, period)) or latest.get(la)
                 if target:
-                    delivered[target].append(
-                        {"period": period, "check": outcome.protects, "message": message["message"], "blocking": outcome.blocking}
-                    )
+                    delivered[target].append({
+                        "period": period, "check": outcome.protects, "message": message["message"],
+                        "blocking": outcome.blocking, "suite": outcome.suite,
+                    })
+    unchecked = {
+        (js, ht) for _, period, js, ht in reports if staged and not staged[0][:7] <= period <= staged[1][:7]
+    }
     for js, ht in {(js, ht) for _, _, js, ht in reports}:
         if js and (data_dir / js).exists():
-            add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []))
+            add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []), keep_staging=(js, ht) in unchecked)
     return sum(len(v) for v in delivered.values())

@@ -15,7 +15,7 @@ import datetime as dt
 import json
 import os
 import string
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -67,6 +67,7 @@ class SuiteOutcome:
     asset_key: list[str]
     rows: int
     outcomes: list[ExpectationOutcome]
+    months: list[str] | None = None  # [first, last] when only these months were checked (the rest carried)
 
     @property
     def errors(self) -> int:
@@ -108,26 +109,75 @@ def gate_parameters(settings) -> dict:
 
 
 # A suite reads at most about this many rows at a time: GX's pandas engine holds several copies
-# of a batch, so a national history's 10 million placement rows at once would need over 13 GB.
-ROWS_PER_BATCH = 1_000_000
+# of a batch: a national history's 10 million placement rows at once needed 13.5 GB, a million 3.7 GB.
+ROWS_PER_BATCH = 500_000
 _UNIQUE = ("expect_column_values_to_be_unique", "expect_compound_columns_to_be_unique")
 
 
-def run_gate(warehouse: Path, settings, suites: list[Suite] | None = None, rows_per_batch: int = ROWS_PER_BATCH) -> list[SuiteOutcome]:
+def run_gate(
+    warehouse: Path, settings, suites: list[Suite] | None = None, rows_per_batch: int = ROWS_PER_BATCH,
+    months: tuple[dt.date, dt.date] | None = None, previous: list[dict] | None = None,
+) -> list[SuiteOutcome]:
     """Run every suite in one read-only DuckDB session and one GX context.
 
     A suite with more rows than `rows_per_batch` is run on consecutive ranges of months and its
     outcomes added up, which gives exactly the whole suite's verdict because every expectation
     looks at one row at a time, or at uniqueness within keys that include the month (a suite with
     any other kind is run whole).
+
+    `months` (first, last) are the months a run rebuilt. The staging suites then check only their
+    rows: the other months' staged returns have not changed since an earlier gate checked them, and
+    that gate's failures outside these months (`previous`: its summaries, as in latest.json) are
+    carried forward, so a known failure still blocks. When the months cover every month staged, or
+    none are given, every suite checks everything (which is also what clears a carried failure).
     """
     suites = load_suites(settings.expectations_dir) if suites is None else suites
     context, parameters = gx_context(), gate_parameters(settings)
     with duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()}) as con:
-        return [
-            _merged([run_suite(suite, frame, parameters, context=context) for frame in _batches(con, suite, rows_per_batch)])
-            for suite in suites
-        ]
+        months = months if months and not _covers_every_month(con, months) else None
+        before = {s["suite"]: s for s in previous or []}
+        outcomes = []
+        for suite in suites:
+            only = months if suite.asset_key[0] == "staging" else None
+            frames = _batches(con, suite, rows_per_batch, only)
+            outcome = _merged([run_suite(suite, frame, parameters, context=context) for frame in frames])
+            outcomes.append(_carried(outcome, before.get(suite.name), only) if only else outcome)
+        return outcomes
+
+
+def staged_months(outcomes: list[SuiteOutcome]) -> list[str] | None:
+    """The months the staging suites checked ([first, last]), or None for every month."""
+    return next((o.months for o in outcomes if o.months), None)
+
+
+def _covers_every_month(con, months: tuple[dt.date, dt.date]) -> bool:
+    first, last = con.execute("SELECT min(period), max(period) FROM staging.stg_submission").fetchone()
+    return first is None or (months[0] <= first and last <= months[1])
+
+
+def _carried(outcome: SuiteOutcome, before: dict | None, months: tuple[dt.date, dt.date]) -> SuiteOutcome:
+    """A suite checked on some months only, with the earlier gate's failures in the other months added.
+
+    A failing row whose month is known and outside `months` is carried. Failures beyond the keys the
+    summary kept (it keeps a few) could be in any month, so their count is carried too, less the
+    kept keys that were re-checked: a carried failure errs on the side of blocking.
+    """
+    first, last = (m.isoformat() for m in months)
+    earlier = {(f["expectation"], f["column"], f["protects"]): f for f in (before or {}).get("failed", [])}
+    outcomes = []
+    for o in outcome.outcomes:
+        f = earlier.get((o.expectation, o.column, o.protects))
+        if f:
+            inside = [k for k in f["failing_keys"] if first <= str(k.get("period"))[:10] <= last]
+            carried = f["unexpected_count"] - len(inside)
+            if carried > 0:
+                outside = [k for k in f["failing_keys"] if k not in inside]
+                o = replace(
+                    o, success=False, unexpected_count=o.unexpected_count + carried,
+                    failing_keys=(o.failing_keys + outside)[:MAX_FAILING_KEYS],
+                )
+        outcomes.append(o)
+    return replace(outcome, outcomes=outcomes, months=[first, last])
 
 
 def _by_month(suite: Suite) -> bool:
@@ -138,16 +188,19 @@ def _by_month(suite: Suite) -> bool:
     return True
 
 
-def _batches(con, suite: Suite, rows_per_batch: int):
-    """The suite's rows: all at once, or a range of months at a time (rows without a month last)."""
+def _batches(con, suite: Suite, rows_per_batch: int, only: tuple[dt.date, dt.date] | None = None):
+    """The suite's rows (of the months `only`, if given): all at once, or a range of months at a time
+    (rows without a month last)."""
+    rows = f"SELECT * FROM ({suite.query})" + (" WHERE period BETWEEN ? AND ?" if only else "")
+    params = list(only) if only else []
     counts = None
     if _by_month(suite):
         try:
-            counts = con.execute(f"SELECT period, count(*) FROM ({suite.query}) GROUP BY period ORDER BY period NULLS LAST").fetchall()
+            counts = con.execute(f"SELECT period, count(*) FROM ({rows}) GROUP BY period ORDER BY period NULLS LAST", params).fetchall()
         except duckdb.Error:  # no period column: the suite is read whole
             counts = None
     if not counts or sum(n for _, n in counts) <= rows_per_batch:
-        yield con.sql(suite.query).df()
+        yield con.execute(rows, params).df()
         return
     ranges, first, size = [], None, 0
     for period, n in counts:
@@ -160,9 +213,9 @@ def _batches(con, suite: Suite, rows_per_batch: int):
     if first is not None:
         ranges.append((first, last))
     for start, end in ranges:
-        yield con.execute(f"SELECT * FROM ({suite.query}) WHERE period BETWEEN ? AND ?", [start, end]).df()
+        yield con.execute(f"SELECT * FROM ({rows}) WHERE period BETWEEN ? AND ?", [*params, start, end]).df()
     if counts[-1][0] is None:
-        yield con.sql(f"SELECT * FROM ({suite.query}) WHERE period IS NULL").df()
+        yield con.execute(f"SELECT * FROM ({rows}) WHERE period IS NULL", params).df()
 
 
 def _merged(parts: list[SuiteOutcome]) -> SuiteOutcome:
