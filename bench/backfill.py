@@ -12,12 +12,11 @@ line of counters.
 
 from __future__ import annotations
 
-import argparse
 import shutil
 from pathlib import Path
 
 from bench import history as histories
-from bench.pipeline_run import emit, run
+from bench.pipeline_run import emit, run, stage_parser
 
 
 def prepare(history: Path, work: Path, until: str | None) -> int:
@@ -27,11 +26,8 @@ def prepare(history: Path, work: Path, until: str | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.backfill", description=__doc__.splitlines()[0])
-    parser.add_argument("history", type=Path)
-    parser.add_argument("--work", type=Path, required=True, help="a scratch folder on the history's filesystem (emptied)")
+    parser = stage_parser("bench.backfill", __doc__, "a scratch folder on the history's filesystem (emptied)")
     parser.add_argument("--until", help="the last month to load (YYYY-MM); default: all")
-    parser.add_argument("--prepare-only", action="store_true")
     args = parser.parse_args(argv)
     if args.prepare_only:
         emit({"linked": prepare(args.history, args.work, args.until)})

@@ -13,11 +13,10 @@ Prints one JSON line of counters.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from bench import history as histories
-from bench.pipeline_run import emit, run
+from bench.pipeline_run import emit, run, stage_parser
 
 
 def next_month(history: Path, work: Path) -> str:
@@ -30,11 +29,8 @@ def next_month(history: Path, work: Path) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.incremental", description=__doc__.splitlines()[0])
-    parser.add_argument("history", type=Path)
-    parser.add_argument("--work", type=Path, required=True, help="the folder of an earlier backfill stage")
+    parser = stage_parser("bench.incremental", __doc__, "the folder of an earlier backfill stage")
     parser.add_argument("--month", help="the month to add (YYYY-MM); default: the first not yet landed")
-    parser.add_argument("--prepare-only", action="store_true")
     args = parser.parse_args(argv)
     if not (args.work / "data" / "warehouse.duckdb").exists():
         parser.error(f"{args.work} holds no backfilled warehouse: run the backfill stage with --until first")

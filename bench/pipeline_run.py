@@ -9,6 +9,7 @@ warehouse after the run; times per step from the run itself.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import sys
@@ -56,6 +57,15 @@ def run(history: Path, work: Path) -> dict:
         "publish_s": round(seconds.get("published_marts", 0), 2),
         "warehouse_mb": round(settings.warehouse.stat().st_size / 1e6, 1),
     }
+
+
+def stage_parser(module: str, doc: str, work_help: str) -> argparse.ArgumentParser:
+    """The options every pipeline stage takes: the history, its work folder, and `--prepare-only`."""
+    parser = argparse.ArgumentParser(prog=f"python -m {module}", description=doc.splitlines()[0])
+    parser.add_argument("history", type=Path)
+    parser.add_argument("--work", type=Path, required=True, help=work_help)
+    parser.add_argument("--prepare-only", action="store_true", help="set the work folder up, and stop (not measured)")
+    return parser
 
 
 def emit(counters: dict) -> None:
