@@ -44,6 +44,7 @@ class Settings:
     run_wait_s: float  # how long a second `fostering run` waits for the first before giving up
     sensor_interval_s: int  # the landing sensor looks at the landing folder at most this often
     first_period: str  # the first monthly partition (YYYY-MM): history before it is built only by full refreshes
+    duckdb_memory_limit: str = "2GB"  # DuckDB spills to disk beyond this (its own default is 80 % of the machine)
 
     @property
     def archive_dir(self) -> Path:
@@ -107,4 +108,5 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         run_wait_s=float(env.get("FOSTERING_RUN_WAIT_SECONDS", "600")),
         sensor_interval_s=int(env.get("FOSTERING_SENSOR_INTERVAL_SECONDS", "30")),
         first_period=env.get("FOSTERING_FIRST_PERIOD", "2016-04"),
+        duckdb_memory_limit=env.get("FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB"),
     )

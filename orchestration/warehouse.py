@@ -8,7 +8,6 @@ table, so the schema only ever grows.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -74,8 +73,10 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0):
 
 
 def memory_limit() -> str:
-    """How much memory DuckDB may use before spilling to disk (its default is 80 % of the machine)."""
-    return os.environ.get("FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB")
+    """How much memory DuckDB may use before spilling to disk (FOSTERING_DUCKDB_MEMORY_LIMIT; dbt's profile reads it too)."""
+    from orchestration.settings import load_settings
+
+    return load_settings().duckdb_memory_limit
 
 
 def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> duckdb.DuckDBPyConnection:
