@@ -165,7 +165,6 @@ def _prepared(
 ) -> Prepared:
     source = _relative(path, settings.landing)
     reports = _report(checked, source, digest, received_at, settings)
-    accepted = checked.status != "rejected"
     if tables is None:
         tables = _protected([checked], [digest], settings)[0]
     placements = len(tables.get("placements", ()))

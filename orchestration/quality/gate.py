@@ -202,7 +202,7 @@ def _batches(con, suite: Suite, rows_per_batch: int, only: tuple[dt.date, dt.dat
     if not counts or sum(n for _, n in counts) <= rows_per_batch:
         yield con.execute(rows, params).df()
         return
-    ranges, first, size = [], None, 0
+    ranges, first, last, size = [], None, None, 0
     for period, n in counts:
         if period is None:
             continue
