@@ -184,3 +184,16 @@ def test_backfill_then_an_incremental_month_through_the_pipeline(history, tmp_pa
     assert {str(p)[:7] for p in built_after if built_after[p] != built_before.get(p)} == {months[-1]}
     published = pd.read_parquet(work / "data" / "published" / "latest" / "mart_sufficiency.parquet")
     assert set(published["la_code"]) == codes and published["period"].astype(str).str[:7].max() == months[-1]
+
+
+def test_one_command_prints_the_backfill_and_incremental_table(history, tmp_path):
+    months = sorted(p.name for p in (history / "bolton").iterdir())
+    table = subprocess.run(
+        [sys.executable, "-m", "bench.national", str(history), "--work", str(tmp_path / "work")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    assert table.startswith("Machine: ")
+    rows = [line for line in table.splitlines() if line.startswith(f"| {history.name}, ")]
+    assert [r.split("|")[1].strip() for r in rows] == [f"{history.name}, backfill to {months[-2]}", f"{history.name}, incremental {months[-1]}"]
+    assert [r.split("|")[2].strip() for r in rows] == [str(LAS * (MONTHS - 1)), str(LAS * MONTHS)]
+    assert [r.split("|")[4].strip() for r in rows] == [str(MONTHS - 1), "1"]  # months built
