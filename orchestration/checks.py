@@ -22,10 +22,9 @@ import json
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from orchestration.quality.feedback import deliver_feedback
-from orchestration.partitions import FULL_REFRESH_TAG, period_of
+from orchestration.partitions import rebuilt_months
 from orchestration.quality.gate import load_suites, run_gate, staged_months
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
@@ -36,14 +35,6 @@ CHECK_NAME = "quality_gate"
 
 def gate_results_path(data_dir: Path, run_id: str | None = None) -> Path:
     return Path(data_dir) / "quality" / (f"gate-{run_id}.json" if run_id else "latest.json")
-
-
-def rebuilt_months(tags: dict[str, str]) -> tuple | None:
-    """The months this run rebuilt (its partition range), unless it rebuilt them from scratch."""
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    if not start or not end or tags.get(FULL_REFRESH_TAG) == "true":
-        return None
-    return period_of(start), period_of(end)
 
 
 def _summary(suite) -> dict:

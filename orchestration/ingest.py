@@ -100,7 +100,7 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
             todo.append((path, digest))
         with connect(settings.warehouse) as con:
             jobs = [(batch, settings, received_at) for batch in _batches(todo)]
-            for prepared in ordered_map(_prepare_batch, jobs, chunksize=1):
+            for prepared in ordered_map(_prepare_batch, jobs, chunksize=1, parallel_from=2):
                 _store(con, prepared)
                 summary.outcomes.extend(p.outcome for p in prepared)
     return summary
@@ -140,7 +140,8 @@ def _prepare_safely(job) -> Prepared:
             f"the pipeline could not check this return ({type(exc).__name__}); it has been kept and the operators can see why in the log",
         )
         checked = ValidatedReturn(path=path, form=None, contract=load_contract(), tables={}, findings=findings.frame())
-        return _prepared(checked, path, digest, settings, received_at, kept=archive(path, digest, settings.archive_dir) if path.exists() else None)
+        kept = archive(path, digest, settings.archive_dir) if path.exists() else None
+        return _prepared(checked, path, digest, settings, received_at, kept, tables={})
 
 
 def prepare(path: Path, digest: str, settings: Settings, received_at: dt.datetime) -> Prepared:
@@ -161,12 +162,10 @@ def prepare_many(batch: list[tuple[Path, str]], settings: Settings, received_at:
 
 
 def _prepared(
-    checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept, tables: dict | None = None
+    checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept, tables: dict
 ) -> Prepared:
     source = _relative(path, settings.landing)
     reports = _report(checked, source, digest, received_at, settings)
-    if tables is None:
-        tables = _protected([checked], [digest], settings)[0]
     placements = len(tables.get("placements", ()))
     ledger = {
         "submission_id": digest,
@@ -215,8 +214,9 @@ def _store(con, batch: list[Prepared]) -> None:
 
 
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The frames one under another; empty ones left out (their all-null columns would set the dtypes)."""
     frames = [f for f in frames if not f.empty]
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else (frames[0] if frames else pd.DataFrame())
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def _protected(checked: list[ValidatedReturn], digests: list[str], settings: Settings) -> list[dict[str, pd.DataFrame]]:
@@ -231,7 +231,7 @@ def _protected(checked: list[ValidatedReturn], digests: list[str], settings: Set
         members = [i for i in accepted if name in checked[i].tables and checked[i].contract.version == version]
         frames = [checked[i].tables[name] for i in members]
         sizes = [len(f) for f in frames]
-        stacked = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        stacked = pd.concat(frames, ignore_index=True)
         la = pd.Series(np.repeat([checked[i].la_code for i in members], sizes), index=stacked.index)
         stored = protect(checked[members[0]].contract.tables[name], stacked, la, settings.pseudonym_key)
         stored = stored.rename(columns={ROW: "source_row"}).assign(submission_id=np.repeat([digests[i] for i in members], sizes))

@@ -20,13 +20,15 @@ from concurrent.futures import ProcessPoolExecutor
 PARALLEL_FROM = 8
 
 
-def ordered_map(fn: Callable, items: list, workers: int | None = None, chunksize: int = 4) -> Iterator:
-    """`map(fn, items)`, in parallel for large batches; `fn` must be a module-level function.
+def ordered_map(
+    fn: Callable, items: list, workers: int | None = None, chunksize: int = 4, parallel_from: int = PARALLEL_FROM
+) -> Iterator:
+    """`map(fn, items)`, in parallel from `parallel_from` items; `fn` must be a module-level function.
 
-    Items that are themselves batches of work want `chunksize=1`, and start workers from two items.
+    Items that are themselves batches of work want `chunksize=1` and a lower `parallel_from`.
     """
     workers = workers or os.cpu_count() or 1
-    if len(items) < (PARALLEL_FROM if chunksize > 1 else 2) or workers < 2:
+    if len(items) < parallel_from or workers < 2:
         yield from map(fn, items)
         return
     context = multiprocessing.get_context("spawn")

@@ -64,6 +64,18 @@ def all_partitions() -> dg.PartitionKeyRange:
     return dg.PartitionKeyRange(monthly_partitions.get_first_partition_key(), monthly_partitions.get_last_partition_key())
 
 
+def is_full_refresh(tags: dict[str, str]) -> bool:
+    return tags.get(FULL_REFRESH_TAG) == "true"
+
+
+def rebuilt_months(tags: dict[str, str]) -> tuple[dt.date, dt.date] | None:
+    """The first and last month a run's tags ask it to rebuild; None when it rebuilds from scratch or has no range."""
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    if not start or not end or is_full_refresh(tags):
+        return None
+    return period_of(start), period_of(end)
+
+
 def range_tags(key_range: dg.PartitionKeyRange, full_refresh: bool = False) -> dict[str, str]:
     """Run tags asking for one run over a range of months (Dagster's single-run backfill)."""
     tags = {ASSET_PARTITION_RANGE_START_TAG: key_range.start, ASSET_PARTITION_RANGE_END_TAG: key_range.end}

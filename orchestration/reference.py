@@ -42,6 +42,22 @@ def cost_ranges(reference_dir: Path | None = None) -> pd.DataFrame:
     return frame
 
 
+def placement_category_lookup(reference_dir: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """"<placement_type>|<placement_provider>" -> category, and placement_type -> its any-provider category."""
+    return _category_lookup(_dir(reference_dir))
+
+
+@lru_cache(maxsize=None)
+def _category_lookup(reference_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
+    mapping = placement_categories(reference_dir)
+    specific = mapping[mapping["placement_provider"] != ""]
+    general = mapping[mapping["placement_provider"] == ""].drop_duplicates("placement_type")
+    return (
+        dict(zip(specific["placement_type"] + "|" + specific["placement_provider"], specific["category"])),
+        dict(zip(general["placement_type"], general["category"])),
+    )
+
+
 def placement_code_labels(reference_dir: Path | None = None) -> dict[str, str]:
     frame = placement_categories(reference_dir).drop_duplicates("placement_type")
     return dict(zip(frame["placement_type"], frame["label"]))

@@ -15,6 +15,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.locks import exclusive_lock
+from orchestration.settings import load_settings
 from orchestration.returns.schema import warehouse_columns
 
 SCHEMAS = ("ops", "raw")
@@ -72,13 +73,6 @@ def writer_lock(warehouse: Path, timeout_s: float = 600.0):
     return exclusive_lock(lock_path, busy, timeout_s)
 
 
-def memory_limit() -> str:
-    """How much memory DuckDB may use before spilling to disk (FOSTERING_DUCKDB_MEMORY_LIMIT; dbt's profile reads it too)."""
-    from orchestration.settings import load_settings
-
-    return load_settings().duckdb_memory_limit
-
-
 def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> duckdb.DuckDBPyConnection:
     """Open the warehouse, waiting while another process holds DuckDB's file lock.
 
@@ -89,7 +83,8 @@ def connect(warehouse: Path, read_only: bool = False, wait_s: float = 120.0) -> 
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            return duckdb.connect(str(warehouse), read_only=read_only, config={"memory_limit": memory_limit()})
+            # FOSTERING_DUCKDB_MEMORY_LIMIT (dbt's profile reads it too): beyond it DuckDB spills to disk
+            return duckdb.connect(str(warehouse), read_only=read_only, config={"memory_limit": load_settings().duckdb_memory_limit})
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower():
                 raise

@@ -318,8 +318,7 @@ def test_a_failure_outside_the_months_checked_is_carried_forward():
 
 
 def test_the_months_a_run_rebuilt_come_from_its_partition_range():
-    from orchestration.checks import rebuilt_months
-    from orchestration.partitions import FULL_REFRESH_TAG, range_tags
+    from orchestration.partitions import FULL_REFRESH_TAG, range_tags, rebuilt_months
 
     assert rebuilt_months(range_tags(dg.PartitionKeyRange("2022-06", "2023-05"))) == (dt.date(2022, 6, 1), dt.date(2023, 5, 1))
     assert rebuilt_months({}) is None  # no range: check everything
@@ -366,7 +365,7 @@ def test_feedback_keeps_the_staging_findings_of_a_month_not_checked_again(tmp_pa
     ]
     add_quality_findings(js, ht, earlier)
     fresh = [{"period": "2021-06", "check": "gap", "message": "new gap", "blocking": False, "suite": "mart_submission_status"}]
-    add_quality_findings(js, ht, fresh, keep_staging=True)
+    add_quality_findings(js, ht, fresh, keep=frozenset({"stg_households"}))
     assert [q["message"] for q in json.loads(js.read_text())["quality_findings"]] == ["swing", "new gap"]
     assert "new gap" in ht.read_text() and "old gap" not in ht.read_text()
     add_quality_findings(js, ht, fresh)  # a gate that checked this month replaces everything

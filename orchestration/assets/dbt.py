@@ -26,7 +26,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project
 from orchestration.monthly_builds import record_built
-from orchestration.partitions import FULL_REFRESH_TAG, dbt_vars, monthly_partitions
+from orchestration.partitions import dbt_vars, is_full_refresh, monthly_partitions
 from orchestration.resources import WarehouseResource
 from orchestration.warehouse import connect, ensure_schema, writer_lock
 
@@ -122,7 +122,7 @@ def build_months(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehou
     A run tagged as a full refresh rebuilds the tables from scratch over every
     period there is (after a change to the models or the reference data).
     """
-    if context.run.tags.get(FULL_REFRESH_TAG) == "true":
+    if is_full_refresh(context.run.tags):
         yield from _build(context, dbt, warehouse, ["build", "--full-refresh"], {})
         return
     months = dbt_vars(context.partition_time_window)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from orchestration.quality.gate import checks_staging
 from orchestration.returns.findings import add_quality_findings
 from orchestration.warehouse import connect
 
@@ -46,7 +47,9 @@ def deliver_feedback(outcomes, warehouse: Path, data_dir: Path, staged: list[str
     unchecked = {
         (js, ht) for _, period, js, ht in reports if staged and not staged[0][:7] <= period <= staged[1][:7]
     }
+    staging = frozenset(s.suite for s in outcomes if checks_staging(s.asset_key))
     for js, ht in {(js, ht) for _, _, js, ht in reports}:
         if js and (data_dir / js).exists():
-            add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []), keep_staging=(js, ht) in unchecked)
+            keep = staging if (js, ht) in unchecked else frozenset()
+            add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []), keep=keep)
     return sum(len(v) for v in delivered.values())

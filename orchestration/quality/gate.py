@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.warehouse import memory_limit
+from orchestration.warehouse import connect
 
 # Read when great_expectations is imported: it is imported lazily (below), so that loading
 # the suites, as the Dagster definitions do, costs no GX import.
@@ -133,16 +133,21 @@ def run_gate(
     """
     suites = load_suites(settings.expectations_dir) if suites is None else suites
     context, parameters = gx_context(), gate_parameters(settings)
-    with duckdb.connect(str(warehouse), read_only=True, config={"memory_limit": memory_limit()}) as con:
+    with connect(warehouse, read_only=True) as con:
         months = months if months and not _covers_every_month(con, months) else None
         before = {s["suite"]: s for s in previous or []}
         outcomes = []
         for suite in suites:
-            only = months if suite.asset_key[0] == "staging" else None
+            only = months if checks_staging(suite.asset_key) else None
             frames = _batches(con, suite, rows_per_batch, only)
             outcome = _merged([run_suite(suite, frame, parameters, context=context) for frame in frames])
             outcomes.append(_carried(outcome, before.get(suite.name), only) if only else outcome)
         return outcomes
+
+
+def checks_staging(asset_key: list[str]) -> bool:
+    """Whether a suite checks a staged table (what a run limited to some months checks only there)."""
+    return asset_key[0] == "staging"
 
 
 def staged_months(outcomes: list[SuiteOutcome]) -> list[str] | None:

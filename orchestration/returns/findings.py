@@ -128,18 +128,18 @@ def write_reports(header: ReportHeader, findings: pd.DataFrame, folder: Path, st
     return paths
 
 
-def add_quality_findings(json_path: Path, html_path: Path, quality: list[dict], keep_staging: bool = False) -> None:
+def add_quality_findings(json_path: Path, html_path: Path, quality: list[dict], keep: frozenset[str] = frozenset()) -> None:
     """Put the quality gate's findings about this LA's data into its return's report.
 
     `quality` holds {"period", "check", "message", "blocking", "suite"} dicts; they replace the
-    previous gate's, so re-running the gate never piles up old findings. With `keep_staging`
-    (a gate that did not re-check this return's month), the earlier findings from the staging
-    suites are kept and only the others replaced.
+    previous gate's, so re-running the gate never piles up old findings. The earlier findings of
+    the suites in `keep` (those a gate did not re-check for this return's month) stay instead, as
+    do findings written before they named their suite.
     """
     document = json.loads(Path(json_path).read_text(encoding="utf-8"))
-    if keep_staging:
-        kept = [q for q in document.get("quality_findings", []) if str(q.get("suite", "stg_")).startswith("stg_")]
-        quality = kept + [q for q in quality if not str(q.get("suite", "")).startswith("stg_")]
+    if keep:
+        kept = [q for q in document.get("quality_findings", []) if "suite" not in q or q["suite"] in keep]
+        quality = kept + [q for q in quality if q.get("suite") not in keep]
     if document.get("quality_findings", []) == quality:
         return  # unchanged: a national history has tens of thousands of reports, rewritten for nothing
     document["quality_findings"] = quality

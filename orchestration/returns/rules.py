@@ -8,7 +8,6 @@ kind is a data change; a new kind is one function added to RULES.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +16,6 @@ from orchestration import reference
 from orchestration.returns.findings import Findings
 from orchestration.returns.readers import ROW
 from orchestration.returns.schema import Contract
-from orchestration.settings import load_settings
 
 FOREVER = pd.Timestamp.max.normalize()
 
@@ -230,23 +228,11 @@ def no_overlap(rule, ctx, findings):
     )
 
 
-@lru_cache(maxsize=None)
-def _category_lookup(reference_dir: Path | None) -> tuple[dict, dict]:
-    """Placement type + provider -> category, and placement type -> its any-provider category."""
-    mapping = reference.placement_categories(reference_dir)
-    specific = mapping[mapping["placement_provider"] != ""]
-    general = mapping[mapping["placement_provider"] == ""].drop_duplicates("placement_type")
-    return (
-        dict(zip(specific["placement_type"] + "|" + specific["placement_provider"], specific["category"])),
-        dict(zip(general["placement_type"], general["category"])),
-    )
-
-
 def _categories(frame: pd.DataFrame, ctx: RuleContext) -> pd.Series:
     """Each placement's category: a provider-specific row first, else the any-provider row (once per return)."""
     key = ("categories", id(frame))
     if key not in ctx.cache:
-        specific, general = _category_lookup(ctx.reference_dir or load_settings().reference_dir)
+        specific, general = reference.placement_category_lookup(ctx.reference_dir)
         types = frame["placement_type"].astype(object)
         pairs = types + "|" + frame["placement_provider"].astype(object)
         ctx.cache[key] = pairs.map(specific).fillna(types.map(general)).astype(object)

@@ -125,7 +125,7 @@ def _type_cells(shaped: list[_Shaped]) -> None:
         contract = members[0].result.contract
         _, letters, missing = members[0].columns[name]
         frames = [m.columns[name][0] for m in members]
-        batch = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].reset_index(drop=True)
+        batch = pd.concat(frames, ignore_index=True)
         parts = _typed(contract.tables[name], batch, letters, missing, contract, [m.by_table[name] for m in members], [len(f) for f in frames])
         for member, part in zip(members, parts):
             member.result.tables[name] = part
