@@ -16,6 +16,11 @@ EXCEL_ERRORS = frozenset(
     {"#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR"}
 )
 EXCEL_EPOCH = pd.Timestamp("1899-12-30")
+# Dates are parsed at microsecond resolution, which holds any year a cell can
+# spell (to 9999), so an absurd date is reported by the range check in
+# validation rather than overflowing here.
+_PARSED = "datetime64[us]"
+MAX_EXACT_WHOLE = 2**53 - 1  # the largest whole number every step from the cell to the warehouse holds exactly
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 
 
@@ -53,7 +58,7 @@ def as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     out[is_text] = series[is_text]
     if is_number.any():
         numbers = pd.to_numeric(series[is_number])
-        whole = numbers % 1 == 0
+        whole = (numbers % 1 == 0) & (numbers.abs() <= MAX_EXACT_WHOLE)  # beyond, a float's digits are not exact
         out[numbers.index[whole]] = numbers[whole].astype("int64").astype(str)
         out[numbers.index[~whole]] = numbers[~whole].astype(str)
     if is_date.any():
@@ -79,6 +84,9 @@ def as_number(series: pd.Series, *, money: bool) -> tuple[pd.Series, pd.Series]:
             odd = odd.mask(thousands, odd.str.replace(",", "", regex=False))
             parsed[retry] = pd.to_numeric(odd, errors="coerce")
         values[is_text] = parsed
+    # 'inf', '-Infinity', '1e400' and NaN spelt out parse as floats, but are no amount or count:
+    # they are reported as not a number, here, before anything tries to store them.
+    values = values.where(np.isfinite(values))
     bad = series.notna() & values.isna()
     what = "an amount in pounds, e.g. 525.50 (no text)" if money else "a whole number, e.g. 12 (no text)"
     return values, _problems(series.index, bad, f"expected {what}")
@@ -87,21 +95,21 @@ def as_number(series: pd.Series, *, money: bool) -> tuple[pd.Series, pd.Series]:
 def as_date(series: pd.Series, *, with_time: bool = False) -> tuple[pd.Series, pd.Series]:
     """ISO dates (YYYY-MM-DD, optionally with a time) and Excel date cells or serial numbers."""
     is_text, is_number, is_date = kinds(series)
-    values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    values = pd.Series(pd.NaT, index=series.index, dtype=_PARSED)
     if is_date.any():
-        values[is_date] = pd.to_datetime(series[is_date])
+        values[is_date] = pd.to_datetime(series[is_date]).astype(_PARSED)
     if is_number.any():
         serial = pd.to_numeric(series[is_number])
         ok = serial.between(1, 2958465)
-        values[serial.index[ok]] = EXCEL_EPOCH + pd.to_timedelta(serial[ok], unit="D")
+        values[serial.index[ok]] = (EXCEL_EPOCH + pd.to_timedelta(serial[ok], unit="D")).astype(_PARSED)
     text = series[is_text]
     if len(text):
-        plain = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")  # the usual case, fast
+        plain = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype(_PARSED)  # the usual case, fast
         values[text.index] = plain
         rest = text[plain.isna()]
         iso = rest.str.fullmatch(r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?").fillna(False).astype(bool)
         if iso.any():
-            values[rest.index[iso]] = pd.to_datetime(rest[iso], format="ISO8601", errors="coerce")
+            values[rest.index[iso]] = pd.to_datetime(rest[iso], format="ISO8601", errors="coerce").astype(_PARSED)
     if not with_time:
         values = values.dt.normalize()
     bad = series.notna() & values.isna()
@@ -112,12 +120,12 @@ def as_date(series: pd.Series, *, with_time: bool = False) -> tuple[pd.Series, p
 def as_period(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """A month as YYYY-MM; a date (Excel turns '2023-09' into 1 Sep 2023) stands for its month."""
     is_text, _, is_date = kinds(series)
-    values = pd.Series(pd.NaT, index=series.index, dtype="datetime64[ns]")
+    values = pd.Series(pd.NaT, index=series.index, dtype=_PARSED)
     if is_date.any():
-        values[is_date] = pd.to_datetime(series[is_date]).dt.to_period("M").dt.to_timestamp()
+        values[is_date] = pd.to_datetime(series[is_date]).astype(_PARSED).dt.to_period("M").dt.to_timestamp()
     text = series[is_text]
     month = text.str.fullmatch(r"\d{4}-\d{2}(-\d{2})?")
-    values[text.index[month]] = pd.to_datetime(text[month].str[:7], format="%Y-%m", errors="coerce")
+    values[text.index[month]] = pd.to_datetime(text[month].str[:7], format="%Y-%m", errors="coerce").astype(_PARSED)
     bad = series.notna() & values.isna()
     return values, _problems(series.index, bad, "expected a month as YYYY-MM, e.g. 2023-09")
 

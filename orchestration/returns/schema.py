@@ -26,6 +26,15 @@ SQL_TYPES = {
     "text": "VARCHAR",
 }
 
+# What a value of each type may be for every step to the warehouse to hold it
+# exactly. Validation reports anything beyond as an error (CELL-OUT-OF-RANGE),
+# so a store never meets a value it cannot take. Whole numbers travel as
+# float64 (exact to 2**53); money is DECIMAL(14, 2); dates as pandas
+# timestamps, and no date in a fostering return is outside these years.
+STORABLE_WHOLE_MAX = 2**53 - 1
+STORABLE_MONEY_ABS_BELOW = 10**12
+STORABLE_DATES = ("1900-01-01", "2199-12-31")
+
 
 @dataclass(frozen=True)
 class Column:
