@@ -11,12 +11,14 @@ anything else, so nothing received is ever lost.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -71,6 +73,9 @@ class Prepared:
     findings: pd.DataFrame
     tables: dict[str, pd.DataFrame]  # pseudonymised; empty when rejected
     outcome: Outcome
+    checked: ValidatedReturn | None = None  # without its tables: to reject it should it fail to store
+    path: Path | None = None
+    kept: Path | None = None
 
 
 def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.datetime | None = None) -> IngestSummary:
@@ -101,8 +106,8 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
         with connect(settings.warehouse) as con:
             jobs = [(batch, settings, received_at) for batch in _batches(todo)]
             for prepared in ordered_map(_prepare_batch, jobs, chunksize=1, parallel_from=2):
-                _store(con, prepared)
-                summary.outcomes.extend(p.outcome for p in prepared)
+                stored = _store_isolated(con, prepared, settings, received_at)
+                summary.outcomes.extend(p.outcome for p in stored)
     return summary
 
 
@@ -193,17 +198,81 @@ def _prepared(
         source, digest, checked.status, checked.la_code, checked.period.strftime("%Y-%m") if checked.period else None,
         checked.errors, checked.warnings, placements, str(reports["html"]),
     )
-    return Prepared(ledger, findings.assign(submission_id=digest), tables, outcome)
+    return Prepared(
+        ledger, findings.assign(submission_id=digest), tables, outcome,
+        checked=dataclasses.replace(checked, tables={}), path=path, kept=kept,
+    )
+
+
+# Failures of the warehouse itself (its disk, its memory, its file), not of what a return holds:
+# retrying return by return cannot help, and rejecting returns for them would be wrong.
+WAREHOUSE_FAULTS = (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, OSError, MemoryError)
+
+
+class _TableNotStored(Exception):
+    """One table of a batch could not be inserted (which one, and why)."""
+
+    def __init__(self, table: str, cause: BaseException) -> None:
+        super().__init__(f"{table}: {type(cause).__name__}")
+        self.table, self.cause = table, cause
+
+
+def _store_isolated(con, batch: list[Prepared], settings: Settings, received_at: dt.datetime) -> list[Prepared]:
+    """Store a batch; should that fail because of what a return holds, store it return by return,
+    rejecting (with a finding) a return that still cannot be stored, so the rest of the batch lands.
+
+    Validation decides what can be stored, so this is a second line of defence: a return can only
+    ever be rejected, never fail the batch, the run or a later run (its rejection is on the ledger,
+    so it is not tried again). A fault of the warehouse itself is raised, never blamed on a return.
+    """
+    try:
+        _store(con, batch)
+        return batch
+    except _TableNotStored as exc:
+        if isinstance(exc.cause, WAREHOUSE_FAULTS):
+            raise exc.cause from None
+        log.warning("a batch of %d returns could not be stored together (%s); storing them one by one", len(batch), exc)
+    stored = []
+    for one in batch:
+        try:
+            _store(con, [one])
+            stored.append(one)
+        except _TableNotStored as exc:
+            if isinstance(exc.cause, WAREHOUSE_FAULTS):
+                raise exc.cause from None
+            log.error("return %s could not be stored (%s: %s): rejected", one.outcome.source, exc.table, exc.cause)
+            rejected = _unstorable(one, exc.table, settings, received_at)
+            try:
+                _store(con, [rejected])
+            except _TableNotStored:  # then its other findings were what could not be stored: keep the one that says so
+                rejected = _unstorable(one, exc.table, settings, received_at, keep_findings=False)
+                _store(con, [rejected])
+            stored.append(rejected)
+    return stored
+
+
+def _unstorable(p: Prepared, table: str, settings: Settings, received_at: dt.datetime, keep_findings: bool = True) -> Prepared:
+    """The return rejected, with a finding that says which table the warehouse refused."""
+    findings = Findings()
+    findings.add(
+        "STORE-FAILED", "error",
+        f"the '{table}' table of this return passed every check but the warehouse could not store it; "
+        "nothing of the return was stored; the operators can see why in the log",
+        table=table,
+    )
+    others = [p.checked.findings] if keep_findings else []
+    checked = dataclasses.replace(p.checked, findings=pd.concat([findings.frame(), *others], ignore_index=True))
+    return _prepared(checked, p.path, p.ledger["submission_id"], settings, received_at, p.kept, tables={})
 
 
 def _store(con, batch: list[Prepared]) -> None:
     """One batch, one transaction: ledger rows, findings, and the tables of the accepted returns."""
     con.begin()
     try:
-        insert_frame(con, "ops.submissions", pd.DataFrame([p.ledger for p in batch]))
-        insert_frame(con, "ops.findings", _stacked([p.findings for p in batch]))
+        _insert(con, "ops.submissions", pd.DataFrame([p.ledger for p in batch]))
+        _insert(con, "ops.findings", _stacked([p.findings for p in batch]))
         for name in dict.fromkeys(name for p in batch for name in p.tables):
-            insert_frame(con, f"raw.{name}", _stacked([p.tables[name] for p in batch if name in p.tables]))
+            _insert(con, f"raw.{name}", _stacked([p.tables[name] for p in batch if name in p.tables]))
         refresh_current(con, [(p.ledger["la_code"], p.ledger["period"]) for p in batch if p.ledger["status"] != "rejected"])
         con.commit()
     except BaseException:
@@ -211,6 +280,13 @@ def _store(con, batch: list[Prepared]) -> None:
         raise
     for o in (p.outcome for p in batch):
         log.info("return %s: %s (%d errors, %d warnings) LA %s period %s", o.source, o.status, o.errors, o.warnings, o.la_code or "?", o.period or "?")
+
+
+def _insert(con, target: str, frame: pd.DataFrame) -> None:
+    try:
+        insert_frame(con, target, frame)
+    except Exception as exc:  # noqa: BLE001 - named by table, judged by _store_isolated
+        raise _TableNotStored(target.split(".")[-1], exc) from exc
 
 
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
