@@ -11,8 +11,10 @@ anything else, so nothing received is ever lost.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
+import errno
 import logging
 import os
 from dataclasses import dataclass, field
@@ -97,7 +99,13 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
             seen = {row[0] for row in con.execute("SELECT submission_id FROM ops.submissions").fetchall()}
         todo = []
         for path in map(Path, paths):
-            digest = checksum(path) if path.exists() else f"missing:{path}"
+            try:
+                digest = checksum(path)
+            except OSError as exc:  # gone, or swapped for a link, since it was found: nothing to read
+                if is_storage_fault(exc):
+                    raise
+                summary.ignored.append(Ignored(path, f"could not be read when its turn came ({exc.strerror or type(exc).__name__}): it is looked at again next run"))
+                continue
             if digest in seen:
                 summary.outcomes.append(Outcome(_relative(path, settings.landing), digest, "already_received"))
                 continue
@@ -127,7 +135,9 @@ def _prepare_batch(job) -> list[Prepared]:
     batch, settings, received_at = job
     try:
         return prepare_many(batch, settings, received_at)
-    except Exception:  # noqa: BLE001 - the returns are retried one by one, and any failure is reported there
+    except Exception as exc:  # noqa: BLE001 - the returns are retried one by one, and any failure is reported there
+        if is_storage_fault(exc):
+            raise
         log.warning("a batch of %d returns could not be checked together; checking them one by one", len(batch))
         return [_prepare_safely((path, digest, settings, received_at)) for path, digest in batch]
 
@@ -138,6 +148,8 @@ def _prepare_safely(job) -> Prepared:
     try:
         return prepare(path, digest, settings, received_at)
     except Exception as exc:  # noqa: BLE001 - reported on the ledger and in the log, never lost
+        if is_storage_fault(exc):
+            raise  # the data folder's fault (full, read-only), not the return's: the run stops, the return waits
         log.exception("could not check return %s", _relative(path, settings.landing))
         findings = Findings()
         findings.add(
@@ -145,8 +157,20 @@ def _prepare_safely(job) -> Prepared:
             f"the pipeline could not check this return ({type(exc).__name__}); it has been kept and the operators can see why in the log",
         )
         checked = ValidatedReturn(path=path, form=None, contract=load_contract(), tables={}, findings=findings.frame())
-        kept = archive(path, digest, settings.archive_dir) if path.exists() else None
+        kept = _archived(path, digest, settings)
         return _prepared(checked, path, digest, settings, received_at, kept, tables={})
+
+
+def _archived(path: Path, digest: str, settings: Settings) -> Path | None:
+    """The return's archived copy; None when it has gone (or become a link) since it was found,
+    which the reader then reports. A full or read-only data folder stops the run instead."""
+    try:
+        return archive(path, digest, settings.archive_dir)
+    except OSError as exc:
+        if is_storage_fault(exc) or isinstance(exc, PermissionError):
+            raise
+        log.warning("return %s could not be archived: %s", _relative(path, settings.landing), exc.strerror)
+        return None
 
 
 def prepare(path: Path, digest: str, settings: Settings, received_at: dt.datetime) -> Prepared:
@@ -156,7 +180,7 @@ def prepare(path: Path, digest: str, settings: Settings, received_at: dt.datetim
 
 def prepare_many(batch: list[tuple[Path, str]], settings: Settings, received_at: dt.datetime) -> list[Prepared]:
     """Archive, validate, report and (when accepted) pseudonymise a batch of returns."""
-    kept = [archive(path, digest, settings.archive_dir) if path.exists() else None for path, digest in batch]
+    kept = [_archived(path, digest, settings) for path, digest in batch]
     read = [(path, read_return(path, settings.max_expanded_bytes)) for path, _ in batch]
     checked = validate_many(read, reference_dir=settings.reference_dir)
     stored = _protected(checked, [digest for _, digest in batch], settings)
@@ -207,6 +231,14 @@ def _prepared(
 # Failures of the warehouse itself (its disk, its memory, its file), not of what a return holds:
 # retrying return by return cannot help, and rejecting returns for them would be wrong.
 WAREHOUSE_FAULTS = (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, OSError, MemoryError)
+
+
+STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
+
+
+def is_storage_fault(exc: BaseException) -> bool:
+    """A full, read-only or failing disk under the data folder: no return is to blame."""
+    return isinstance(exc, MemoryError) or isinstance(exc, OSError) and exc.errno in STORAGE_ERRNOS
 
 
 class _TableNotStored(Exception):
@@ -276,7 +308,8 @@ def _store(con, batch: list[Prepared]) -> None:
         refresh_current(con, [(p.ledger["la_code"], p.ledger["period"]) for p in batch if p.ledger["status"] != "rejected"])
         con.commit()
     except BaseException:
-        con.rollback()
+        with contextlib.suppress(duckdb.TransactionException):  # a failed commit (a full disk) has rolled back already
+            con.rollback()
         raise
     for o in (p.outcome for p in batch):
         log.info("return %s: %s (%d errors, %d warnings) LA %s period %s", o.source, o.status, o.errors, o.warnings, o.la_code or "?", o.period or "?")
