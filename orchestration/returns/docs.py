@@ -12,17 +12,22 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from orchestration.returns.schema import Column, Contract, Table, known_versions, load_contract
+from orchestration.returns.schema import (
+    STORABLE_DATES, STORABLE_MONEY_ABS_BELOW, STORABLE_WHOLE_MAX, Column, Contract, Table, known_versions, load_contract,
+)
 from orchestration.settings import PROJECT_ROOT
 
 REGENERATE = "python -m orchestration.returns.docs"
 
 # What each contract column type means, for the page's "Types" list.
+# The limits are what the warehouse can hold exactly (schema.STORABLE_*); beyond them a cell is CELL-OUT-OF-RANGE.
+_DATES = f"from {STORABLE_DATES[0]} to {STORABLE_DATES[1]}"
 TYPE_MEANINGS = {
-    "int": "a whole number, 0 or more unless a higher minimum is shown",
-    "money": "an amount in pounds (GBP) with up to 2 decimal places, 0 or more unless shown as possibly negative",
-    "date": "a date as `YYYY-MM-DD`; Excel date cells are accepted",
-    "datetime": "a date, or a date and time (e.g. `2024-06-03` or `2024-06-03 14:30`); Excel date cells are accepted",
+    "int": f"a whole number, 0 or more unless a higher minimum is shown, at most {STORABLE_WHOLE_MAX:,}",
+    "money": "an amount in pounds (GBP) with up to 2 decimal places, 0 or more unless shown as possibly negative, "
+    f"less than £{STORABLE_MONEY_ABS_BELOW:,} either way",
+    "date": f"a date as `YYYY-MM-DD`, {_DATES}; Excel date cells are accepted",
+    "datetime": f"a date, or a date and time (e.g. `2024-06-03` or `2024-06-03 14:30`), {_DATES}; Excel date cells are accepted",
     "period": "a month as `YYYY-MM`",
     "code": "one of the codes of the named code list",
     "text": "free text",
