@@ -2,6 +2,11 @@
 
 `run` goes through Dagster (in-process), so the command line and the
 scheduled deployment run the very same assets.
+
+Errors a user can cause end in one plain sentence and an exit status (see
+EXIT_STATUS), never a traceback; `fostering --debug ...` shows the traceback.
+The settings are checked once, before any command (and before anything that
+reads them at import time) runs.
 """
 
 from __future__ import annotations
@@ -10,33 +15,114 @@ import json
 import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import click
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 
+EXIT_STATUS = """\b
+Exit status:
+  0  done.
+  1  the data: `validate` found an error in a return; `run` or `backfill`
+     withheld the publish because a blocking quality check failed.
+  2  a usage or setting error, or could not start: a bad option, a missing
+     path, a malformed FOSTERING_* setting, an unknown contract version,
+     another run holding the warehouse.
+  3  the pipeline could not finish: a folder it cannot write, a full disk, a
+     failed step, an unexpected internal error. The message says what to
+     change and where the log is; --debug shows the traceback.
+"""
 
-def _discover_all(paths: tuple[str, ...]) -> list[Path]:
-    """Each PATH is a return, or a folder whose returns are all checked."""
-    from orchestration.returns.landing import discover
+LOG_KEY = "fostering.log_path"  # the run's log, in the click context's meta, for the messages
+
+
+def _debug_hint(ctx: click.Context) -> str:
+    log = ctx.meta.get(LOG_KEY)
+    where = f"; the log is {log}" if log is not None and Path(log).exists() else ""
+    return f" (run with --debug to see the traceback{where})"
+
+
+def _current_settings():
+    from orchestration.settings import ConfigurationError, load_settings
+
+    try:
+        return load_settings()
+    except ConfigurationError:
+        return None
+
+
+def _plain(exc: BaseException, ctx: click.Context) -> tuple[int, str]:
+    """The exit status and the one sentence for an error that reached the command line."""
+    from orchestration.settings import ConfigurationError, describe_os_error
+
+    name = type(exc).__name__
+    if isinstance(exc, ConfigurationError) or name in ("WarehouseBusy", "StatusUnavailable"):
+        return 2, str(exc)
+    if name == "PipelineFailed":  # already says what failed, what to change and where the log is
+        return 3, str(exc)
+    if isinstance(exc, OSError) and (exc.filename or exc.errno):
+        return 3, describe_os_error(exc.errno, exc.strerror or str(exc), exc.filename, _current_settings()) + _debug_hint(ctx)
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return 3, f"stopped on an unexpected error ({name}{': ' + text[:300] if text else ''}){_debug_hint(ctx)}"
+
+
+class FosteringCommands(click.Group):
+    """The command group: turns any error that reaches it into one sentence and an exit status."""
+
+    def invoke(self, ctx: click.Context):
+        ctx.meta["fostering.command_args"] = list(ctx.args)  # the command's own arguments (click clears ctx.args)
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the one place every error is said plainly
+            code, sentence = _plain(exc, ctx)
+            if ctx.params.get("debug"):
+                traceback.print_exc()
+                details = getattr(exc, "details", None)
+                if details:
+                    click.echo(details, err=True)
+            command = f"fostering {ctx.invoked_subcommand}" if ctx.invoked_subcommand else "fostering"
+            click.echo(f"{command}: {sentence}", err=True)
+            ctx.exit(code)
+
+
+def _discover_all(paths: tuple[str, ...]) -> tuple[list[Path], list]:
+    """Each PATH is a return, or a folder walked as a landing folder is; also what was passed over."""
+    from orchestration.returns.landing import returns_under
 
     found: list[Path] = []
+    ignored: list = []
     for text in paths:
-        path = Path(text)
-        holds_csv = path.is_dir() and any(p.suffix.lower() == ".csv" for p in path.iterdir())
-        if path.is_dir() and not holds_csv:
-            returns, _ = discover(path)
-            found.extend(returns)
-        else:
-            found.append(path)
-    return found
+        returns, passed_over = returns_under(Path(text))
+        found.extend(returns)
+        ignored.extend(passed_over)
+    return found, ignored
 
 
-@click.group()
+@click.group(cls=FosteringCommands, epilog=EXIT_STATUS)
+@click.option("--debug", is_flag=True, help="Show the full traceback of any error.")
 @click.version_option(package_name="fostering-sufficiency")
-def main() -> None:
-    """Fostering sufficiency pipeline: validate, ingest and publish LAs' monthly fostering returns."""
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Fostering sufficiency pipeline: validate, ingest and publish LAs' monthly fostering returns.
+
+    Settings are FOSTERING_* environment variables (see the README); every one
+    is checked before a command runs, and every bad one is named.
+    """
+    if ctx.resilient_parsing or any(arg in ctx.help_option_names for arg in ctx.meta.get("fostering.command_args", ())):
+        return  # `fostering COMMAND --help` works whatever the settings
+    from orchestration.settings import load_settings
+
+    load_settings()  # a ConfigurationError names every malformed setting (exit 2)
+
+
+def _usage(command: str, sentence: str) -> None:
+    """A usage or setting problem: one sentence, exit status 2."""
+    click.echo(f"fostering {command}: {sentence}", err=True)
+    sys.exit(2)
 
 
 def _validation_record(path: Path) -> dict:
@@ -59,41 +145,59 @@ def _validation_record(path: Path) -> dict:
     }
 
 
-@main.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@main.command(epilog=EXIT_STATUS)
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def validate(paths: tuple[str, ...], fmt: str) -> None:
-    """Check returns against the contract without loading them. Exit status 1 if any has an error."""
+    """Check returns against the contract without loading them. Exit status 1 if any has an error.
+
+    Each PATH is a return (an .xlsx or .zip file, or a folder of CSV files), or a
+    folder walked as a landing folder is: what in it is not a return is listed
+    with the reason (on stderr with --format json, whose output stays a list of returns).
+    """
     from orchestration.returns.findings import describe
 
     from orchestration.parallel import ordered_map
 
-    results = list(ordered_map(_validation_record, _discover_all(paths)))
+    returns, ignored = _discover_all(paths)
+    results = list(ordered_map(_validation_record, returns))
     if fmt == "json":
         click.echo(json.dumps(results, indent=2, default=str))
+        for passed_over in ignored:
+            click.echo(f"{passed_over.path}: {passed_over.reason}", err=True)
     else:
         for r in results:
             click.echo(f"{r['path']}: {r['status'].replace('_', ' ')} (LA {r['la_code'] or '?'}, period {r['period'] or '?'}): {r['errors']} error(s), {r['warnings']} warning(s)")
             for finding in r["findings"]:
                 click.echo("  " + describe(finding))
+        for passed_over in ignored:
+            click.echo(f"{passed_over.path}: {passed_over.reason}")
         bad = sum(r["errors"] > 0 for r in results)
-        click.echo(f"\n{len(results)} return(s) checked: {len(results) - bad} without errors, {bad} with errors.")
+        also = f"; {len(ignored)} other file(s) ignored (not returns)" if ignored else ""
+        click.echo(f"\n{len(results)} return(s) checked: {len(results) - bad} without errors, {bad} with errors{also}.")
     sys.exit(1 if any(r["errors"] for r in results) else 0)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.argument("out", type=click.Path(dir_okay=False))
 @click.option("--version", "version", default=None, help="Contract version (default: the newest).")
 def template(out: str, version: str | None) -> None:
     """Write a blank return workbook: a sheet per table, dropdowns for every code list, a Guidance sheet."""
-    from orchestration.returns.schema import load_contract
+    from orchestration.returns.schema import known_versions, load_contract
     from orchestration.returns.template import write_template
 
-    path = write_template(Path(out), load_contract(version))
-    click.echo(f"Blank return template (contract {load_contract(version).version}) written to {path}")
+    try:
+        contract = load_contract(version)
+    except KeyError:
+        raise click.BadParameter(
+            f"there is no contract version {version}; the known versions are {', '.join(known_versions())}",
+            param_hint="--version",
+        ) from None
+    path = write_template(Path(out), contract)
+    click.echo(f"Blank return template (contract {contract.version}) written to {path}")
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the returns into.")
 @click.option("--las", type=click.IntRange(min=1), help="Number of local authorities.  [default: 8; --national: 150]")
 @click.option("--months", type=click.IntRange(min=1), help="Number of consecutive months.  [default: 30; --national: 120]")
@@ -148,25 +252,22 @@ def _locations(landing: str | None = None, warehouse: str | None = None, publish
 
 
 def _run_and_report(command: str, settings, **how) -> None:
-    """Run the pipeline one run at a time, print its report, exit with its status."""
-    from orchestration.pipeline import PipelineFailed, one_run_at_a_time, run_pipeline
-    from orchestration.settings import ConfigurationError
-    from orchestration.warehouse import WarehouseBusy
+    """Run the pipeline one run at a time, print its report, exit with its status.
 
-    try:
-        with one_run_at_a_time(settings):
-            report = run_pipeline(settings, **how)
-    except (ConfigurationError, WarehouseBusy) as exc:
-        click.echo(f"fostering {command}: {exc}", err=True)
-        sys.exit(2)
-    except PipelineFailed as exc:
-        click.echo(f"fostering {command}: the pipeline failed: {exc}", err=True)
-        sys.exit(1)
+    A setting it cannot use or a busy warehouse (2), and a pipeline that could
+    not finish (3), are said in one sentence by FosteringCommands.
+    """
+    from orchestration.pipeline import new_log_path, one_run_at_a_time, run_pipeline
+
+    log_path = new_log_path(settings)
+    click.get_current_context().meta[LOG_KEY] = log_path
+    with one_run_at_a_time(settings):
+        report = run_pipeline(settings, log_path=log_path, **how)
     click.echo(report.text)
     sys.exit(report.exit_code)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.option("--landing", type=click.Path(file_okay=False), help="Folder the returns land in (default: raw/sample).")
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
 @click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
@@ -174,14 +275,18 @@ def _run_and_report(command: str, settings, **how) -> None:
 def run(landing: str | None, warehouse: str | None, publish_dir: str | None, full_refresh: bool) -> None:
     """The main job: ingest new returns, rebuild the months they touch, run the quality gate, publish if it passed.
 
-    Exit status: 0 when the pipeline ran (whatever the LAs' returns contained), 1 when a
-    blocking quality check withheld the publish or the pipeline itself failed, 2 when
-    the configuration or a concurrent run stopped it before it began.
+    Exits 0 when the pipeline ran, whatever the LAs' returns contained (a rejected
+    return is the LA's to fix, in its findings report). Dagster's and dbt's
+    output go to the run's log, data/logs/run-*.log.
     """
-    _run_and_report("run", _locations(landing, warehouse, publish_dir), full_refresh=full_refresh)
+    settings = _locations(landing, warehouse, publish_dir)
+    if not settings.landing.is_dir():
+        what = "is not a folder" if settings.landing.exists() else "does not exist"
+        _usage("run", f"the landing folder {settings.landing} {what}; pass --landing or set FOSTERING_LANDING to the folder the returns land in")
+    _run_and_report("run", settings, full_refresh=full_refresh)
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.option("--from", "first", required=True, metavar="YYYY-MM", help="First reporting month to rebuild.")
 @click.option("--to", "last", required=True, metavar="YYYY-MM", help="Last reporting month to rebuild.")
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
@@ -190,7 +295,6 @@ def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | No
     """Rebuild the marts for a range of months (no ingest), then run the quality gate and publish if it passed.
 
     The same single run over a partition range as a backfill launched from the Dagster UI.
-    Exit status as for `run`.
     """
     from orchestration.partitions import monthly_partitions
 
@@ -202,13 +306,16 @@ def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | No
         raise click.BadParameter(f"--from {first} is after --to {last}")
     import dagster as dg
 
-    _run_and_report("backfill", _locations(warehouse=warehouse, publish_dir=publish_dir), backfill=dg.PartitionKeyRange(first, last))
+    settings = _locations(warehouse=warehouse, publish_dir=publish_dir)
+    if not settings.warehouse.exists():
+        _usage("backfill", f"nothing to backfill: {settings.warehouse} does not exist yet (run `fostering run` first, or pass --warehouse)")
+    _run_and_report("backfill", settings, backfill=dg.PartitionKeyRange(first, last))
 
 
 # --- `fostering status`: who has sent what (orchestration/status.py) -------------------------
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: FOSTERING_WAREHOUSE, else data/warehouse.duckdb).")
 @click.option("--periods", default=3, show_default=True, type=click.IntRange(min=1), help="How many of the latest months to show.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
@@ -218,15 +325,12 @@ def status(warehouse: str | None, periods: int, fmt: str) -> None:
     Exit status 0; 2 when the status cannot be read (no warehouse or marts yet: run
     `fostering run` first; or a run kept the warehouse busy for 30 s).
     """
-    from orchestration.settings import load_settings
     from orchestration.status import StatusUnavailable, format_text, records, submission_status
 
-    path = Path(warehouse) if warehouse else load_settings().warehouse
     try:
-        frame = submission_status(path, periods)
+        frame = submission_status(_locations(warehouse=warehouse).warehouse, periods)
     except StatusUnavailable as exc:
-        click.echo(f"fostering status: {exc}", err=True)
-        sys.exit(2)
+        _usage("status", str(exc))
     if fmt == "json":
         click.echo(json.dumps(records(frame), indent=2))
     else:
@@ -236,14 +340,14 @@ def status(warehouse: str | None, periods: int, fmt: str) -> None:
 # --- `fostering report`: the HTML report of a publish (orchestration/report/) ----------------
 
 
-@main.command()
+@main.command(epilog=EXIT_STATUS)
 @click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: FOSTERING_PUBLISH_DIR, else data/published).")
 @click.option("--version", "version", default=None, metavar="VERSION", help="The publish version to report on (default: the latest).")
 def report(publish_dir: str | None, version: str | None) -> None:
     """(Re)build the HTML report of a publish: <version>/report/index.html, a page per LA and per hub.
 
-    Built from the publish's own files only (disclosure-controlled). Exit status 0;
-    2 when there is no such publish or it cannot be read.
+    Built from the publish's own files only (disclosure-controlled). Exit status 2
+    also when there is no such publish or it cannot be read.
     """
     from orchestration.publish.writer import VERSION_RE, read_latest
     from orchestration.report import ReportError, build_report
@@ -254,13 +358,11 @@ def report(publish_dir: str | None, version: str | None) -> None:
     target = (folder / version) if version else read_latest(folder)
     if target is None or not (target / "manifest.json").is_file():
         what = f"no publish {version}" if version else "no latest publish"
-        click.echo(f"fostering report: {what} in {folder} (run `fostering run` first)", err=True)
-        sys.exit(2)
+        _usage("report", f"{what} in {folder} (run `fostering run` first)")
     try:
         result = build_report(target)
-    except (ReportError, OSError) as exc:
-        click.echo(f"fostering report: {exc}", err=True)
-        sys.exit(2)
+    except ReportError as exc:
+        _usage("report", str(exc))
     click.echo(
         f"Report of publish {target.name} written in {result.seconds:.1f}s: {result.index} "
         f"({len(result.pages)} pages, {result.charts} charts)"

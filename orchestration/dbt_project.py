@@ -29,6 +29,16 @@ def dbt_cli() -> DbtCliResource:
     return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
 
 
+def dbt_run_paths(data_dir: Path) -> tuple[Path, Path]:
+    """Where a run's dbt artifacts and dbt's own log go: under the data folder, the same each run.
+
+    Absolute (dbt runs in DBT_DIR), and outside the dbt project, so runs leave
+    nothing behind in it; only `prepare_manifest` writes its target/ folder.
+    """
+    base = Path(data_dir).absolute() / "dbt"
+    return base / "target", base / "logs"
+
+
 def _sources() -> list[Path]:
     folders = ("models", "macros", "seeds", "tests")
     files = [p for f in folders if (DBT_DIR / f).exists() for p in (DBT_DIR / f).rglob("*") if p.is_file()]

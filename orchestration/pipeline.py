@@ -22,7 +22,7 @@ from orchestration.dbt_project import prepare_manifest
 from orchestration.monthly_builds import pending_periods
 from orchestration.partitions import range_covering, range_tags
 from orchestration.resources import default_resources
-from orchestration.settings import Settings
+from orchestration.settings import Settings, describe_os_error_text
 from orchestration.locks import exclusive_lock
 from orchestration.warehouse import WarehouseBusy, connect
 
@@ -38,7 +38,19 @@ class RunReport:
 
 
 class PipelineFailed(RuntimeError):
-    """The pipeline itself failed (not the LAs' data)."""
+    """The pipeline itself failed (not the LAs' data): one sentence saying what to change, and where the log is.
+
+    `details` holds the failed step's own traceback (`fostering --debug` prints it).
+    """
+
+    def __init__(self, message: str, details: str | None = None):
+        super().__init__(message)
+        self.details = details
+
+
+def new_log_path(settings: Settings) -> Path:
+    """Where a run's log goes: Dagster's and dbt's output, which never reaches the terminal."""
+    return settings.data_dir / "logs" / f"run-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}.log"
 
 
 def one_run_at_a_time(settings: Settings):
@@ -83,13 +95,17 @@ def months_to_build(settings: Settings, full_refresh: bool = False, backfill: dg
 
 
 def run_pipeline(
-    settings: Settings, full_refresh: bool = False, backfill: dg.PartitionKeyRange | None = None
+    settings: Settings,
+    full_refresh: bool = False,
+    backfill: dg.PartitionKeyRange | None = None,
+    log_path: Path | None = None,
 ) -> RunReport:
     """Ingest what is new, rebuild the months it touches, run the quality gate and publish if it passed.
 
     Two Dagster runs: the ingest, then (once it is known which months changed)
     the dbt models over those months, the gate and the publish. A backfill
-    skips the ingest and rebuilds the months asked for.
+    skips the ingest and rebuilds the months asked for. Dagster's log (its
+    console logger writes to stderr) and dbt's go to `log_path`, not the terminal.
     """
     settings.require_real_key()
     prepare_manifest()
@@ -99,12 +115,16 @@ def run_pipeline(
     from orchestration.checks import gate_results_path, quality_gate
 
     instance = dg.DagsterInstance.ephemeral()
-    log_path = settings.data_dir / "logs" / f"run-{dt.datetime.now(dt.timezone.utc):%Y%m%dT%H%M%S}.log"
+    log_path = log_path or new_log_path(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     lines = []
     seconds: dict[str, float] = {}
-    with log_path.open("w", encoding="utf-8") as log, contextlib.redirect_stdout(log):  # dbt's own log lines
+    with (
+        log_path.open("w", encoding="utf-8") as log,
+        contextlib.redirect_stdout(log),  # dbt's own log lines
+        contextlib.redirect_stderr(log),  # Dagster's console logger: failed steps' stack traces
+    ):
         if backfill is None:
             ingested = _run(instance, [ingest_returns], settings, log_path, fail_fast=True)
             ingest = _materialization(ingested, LEDGER_KEY.path).metadata
@@ -125,7 +145,7 @@ def run_pipeline(
     gate = json.loads(gate_file.read_text(encoding="utf-8"))["suites"] if gate_file.exists() else None
     blocked = [s for s in (gate or []) if s["errors"]]
     if not result.success and not blocked:
-        _raise_step_failure(result, log_path)
+        _raise_step_failure(result, log_path, settings)
 
     months_built = sorted({
         e.partition for e in result.get_asset_materialization_events()
@@ -161,7 +181,7 @@ def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool =
         assets, resources=default_resources(settings), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
     )
     if fail_fast and not result.success:
-        _raise_step_failure(result, log_path)
+        _raise_step_failure(result, log_path, settings)
     return result
 
 
@@ -208,15 +228,30 @@ def mart_row_counts(warehouse: Path) -> dict[str, int]:
         return {n: con.execute(f"SELECT count(*) FROM marts.{n}").fetchone()[0] for n in names}
 
 
-def _raise_step_failure(result: dg.ExecuteInProcessResult, log_path: Path) -> None:
-    """Say which step failed and why, and where the full log is."""
+def _raise_step_failure(result: dg.ExecuteInProcessResult, log_path: Path, settings: Settings) -> None:
+    """Say in one sentence which step failed and why, what to change if that is known, and where the log is."""
     for event in result.all_events:
         if event.is_step_failure:
+            step = event.step_key.split("__")[-1]
+            errors = []
             error = event.step_failure_data.error
-            cause = (error.cause or error) if error else None
-            why = f"{cause.cls_name}: {cause.message.strip()}" if cause else "see the log"
-            raise PipelineFailed(f"step {event.step_key} failed ({why}); full log: {log_path}")
-    raise PipelineFailed(f"the pipeline run failed; full log: {log_path}")
+            while error is not None and len(errors) < 10:  # the error, then what caused it
+                errors.append(error)
+                error = error.cause or error.context
+            details = errors[0].to_string() if errors else None
+            for error in errors:  # a folder it cannot write, a full disk: say which, and what to change
+                plain = describe_os_error_text(error.message, settings)
+                if plain:
+                    raise PipelineFailed(f"step {step} failed: {plain} (the log is {log_path})", details)
+            cause = errors[-1] if errors else None
+            why = f"{cause.cls_name}: {_first_line(cause.message)}" if cause else "see the log"
+            raise PipelineFailed(f"step {step} failed ({why}); the log is {log_path}", details)
+    raise PipelineFailed(f"the pipeline run failed; the log is {log_path}")
+
+
+def _first_line(message: str, limit: int = 300) -> str:
+    line = next((text.strip() for text in message.splitlines() if text.strip()), "")
+    return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
 def summarise(metadata: dict, settings: Settings, seconds: float) -> str:

@@ -7,8 +7,11 @@ no configuration while a deployment overrides what it needs.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +66,7 @@ class Settings:
         return self.max_expanded_mb * 1024 * 1024
 
     def with_overrides(self, **changes) -> "Settings":
-        clean = {k: (Path(v) if isinstance(getattr(self, k), Path) else v) for k, v in changes.items() if v is not None}
+        clean = {k: (absolute(v) if isinstance(getattr(self, k), Path) else v) for k, v in changes.items() if v is not None}
         return replace(self, **clean)
 
     def require_real_key(self) -> None:
@@ -77,36 +80,192 @@ class Settings:
             raise ConfigurationError("FOSTERING_PSEUDONYM_KEY must be at least 32 characters in production.")
 
 
+def absolute(path: str | os.PathLike) -> Path:
+    """A path made absolute against the current folder, once, where it is read (`~` expanded).
+
+    dbt runs with the dbt project as its working folder, so a relative path
+    handed on to it would point somewhere else.
+    """
+    return Path(os.path.abspath(os.path.expanduser(os.fspath(path))))
+
+
+ENVIRONMENTS = ("development", "production")
+PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|[KMGT]|B|%)\s*$", re.IGNORECASE)
+
+
+@lru_cache(maxsize=32)
+def _valid_cron(text: str) -> bool:
+    # Dagster's own check (what a ScheduleDefinition accepts). Imported only for a
+    # cron setting that is set, so the commands that never import dagster stay quick.
+    from dagster._utils.schedules import is_valid_cron_string
+
+    return is_valid_cron_string(text)
+
+
+def _valid_timezone(text: str) -> bool:
+    import zoneinfo
+
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+class _Reader:
+    """Reads settings from the environment, noting every bad one instead of stopping at the first."""
+
+    def __init__(self, env):
+        self.env = env
+        self.problems: list[str] = []
+
+    def raw(self, name: str) -> str | None:
+        value = self.env.get(name)
+        return None if value is None or not str(value).strip() else str(value).strip()
+
+    def path(self, name: str, default) -> Path:
+        return absolute(self.raw(name) or default)
+
+    def integer(self, name: str, default: int, minimum: int) -> int:
+        text = self.raw(name)
+        if text is None:
+            return default
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            what = f"a whole number of at least {minimum}" if minimum else "a whole number"
+            self.problems.append(f"{name} must be {what} (found {text!r})")
+            return default
+        return value
+
+    def number(self, name: str, default: float, low: float, high: float | None, what: str) -> float:
+        text = self.raw(name)
+        if text is None:
+            return default
+        try:
+            value = float(text)
+        except ValueError:
+            value = None
+        if value is None or value != value or value < low or (high is not None and value > high):
+            self.problems.append(f"{name} must be {what} (found {text!r})")
+            return default
+        return value
+
+    def checked(self, name: str, default: str, valid, what: str) -> str:
+        text = self.raw(name)
+        if text is None:
+            return default
+        if not valid(text):
+            self.problems.append(f"{name} must be {what} (found {text!r})")
+            return default
+        return text
+
+
 def load_settings(env: dict[str, str] | None = None) -> Settings:
+    """Every setting, read and checked at once: a ConfigurationError names every bad one.
+
+    Paths are made absolute against the current folder here, once.
+    """
     env = os.environ if env is None else env
+    read = _Reader(env)
     # A warehouse put somewhere else takes its archive and findings with it,
     # unless the data folder is set on its own.
-    default_data = Path(env["FOSTERING_WAREHOUSE"]).parent if env.get("FOSTERING_WAREHOUSE") else PROJECT_ROOT / "data"
-    data_dir = Path(env.get("FOSTERING_DATA_DIR", default_data))
-    environment = env.get("FOSTERING_ENV", "development").strip().lower()
+    warehouse_set = read.raw("FOSTERING_WAREHOUSE")
+    default_data = absolute(warehouse_set).parent if warehouse_set else PROJECT_ROOT / "data"
+    data_dir = read.path("FOSTERING_DATA_DIR", default_data)
+    environment = read.checked(
+        "FOSTERING_ENV", "development", lambda v: v.lower() in ENVIRONMENTS, " or ".join(ENVIRONMENTS)
+    ).lower()
     key = env.get("FOSTERING_PSEUDONYM_KEY", "")
     if not key and environment != "production":
         key = DEVELOPMENT_PSEUDONYM_KEY
-    return Settings(
+    settings = Settings(
         environment=environment,
-        landing=Path(env.get("FOSTERING_LANDING", PROJECT_ROOT / "raw" / "sample")),
-        warehouse=Path(env.get("FOSTERING_WAREHOUSE", data_dir / "warehouse.duckdb")),
+        landing=read.path("FOSTERING_LANDING", PROJECT_ROOT / "raw" / "sample"),
+        warehouse=read.path("FOSTERING_WAREHOUSE", data_dir / "warehouse.duckdb"),
         data_dir=data_dir,
-        publish_dir=Path(env.get("FOSTERING_PUBLISH_DIR", data_dir / "published")),
+        publish_dir=read.path("FOSTERING_PUBLISH_DIR", data_dir / "published"),
         pseudonym_key=key,
-        max_expanded_mb=int(env.get("FOSTERING_MAX_EXPANDED_MB", "200")),
-        reference_dir=Path(env.get("FOSTERING_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds")),
-        contracts_dir=Path(env.get("FOSTERING_CONTRACTS_DIR", Path(__file__).parent / "contracts")),
-        expectations_dir=Path(env.get("FOSTERING_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations")),
-        publish_keep=int(env.get("FOSTERING_PUBLISH_KEEP", "5")),
-        disclosure_threshold=int(env.get("FOSTERING_DISCLOSURE_THRESHOLD", "5")),
-        swing_threshold=float(env.get("FOSTERING_SWING_THRESHOLD", "0.15")),
-        places_tolerance=int(env.get("FOSTERING_PLACES_TOLERANCE", "2")),
-        publish_cron=env.get("FOSTERING_PUBLISH_CRON", "0 6 20 * *"),
-        status_cron=env.get("FOSTERING_STATUS_CRON", "0 7 * * *"),
-        schedule_timezone=env.get("FOSTERING_TIMEZONE", "Europe/London"),
-        run_wait_s=float(env.get("FOSTERING_RUN_WAIT_SECONDS", "600")),
-        sensor_interval_s=int(env.get("FOSTERING_SENSOR_INTERVAL_SECONDS", "30")),
-        first_period=env.get("FOSTERING_FIRST_PERIOD", "2016-04"),
-        duckdb_memory_limit=env.get("FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB"),
+        max_expanded_mb=read.integer("FOSTERING_MAX_EXPANDED_MB", 200, minimum=1),
+        reference_dir=read.path("FOSTERING_REFERENCE_DIR", PROJECT_ROOT / "dbt_project" / "seeds"),
+        contracts_dir=read.path("FOSTERING_CONTRACTS_DIR", Path(__file__).parent / "contracts"),
+        expectations_dir=read.path("FOSTERING_EXPECTATIONS_DIR", PROJECT_ROOT / "expectations"),
+        publish_keep=read.integer("FOSTERING_PUBLISH_KEEP", 5, minimum=0),
+        disclosure_threshold=read.integer("FOSTERING_DISCLOSURE_THRESHOLD", 5, minimum=0),
+        swing_threshold=read.number("FOSTERING_SWING_THRESHOLD", 0.15, 0, 1, "a number between 0 and 1"),
+        places_tolerance=read.integer("FOSTERING_PLACES_TOLERANCE", 2, minimum=0),
+        publish_cron=read.checked("FOSTERING_PUBLISH_CRON", "0 6 20 * *", _valid_cron, "a cron schedule of five fields, like '0 6 20 * *'"),
+        status_cron=read.checked("FOSTERING_STATUS_CRON", "0 7 * * *", _valid_cron, "a cron schedule of five fields, like '0 7 * * *'"),
+        schedule_timezone=read.checked("FOSTERING_TIMEZONE", "Europe/London", _valid_timezone, "a time zone name like 'Europe/London'"),
+        run_wait_s=read.number("FOSTERING_RUN_WAIT_SECONDS", 600.0, 0, None, "a number of seconds, 0 or more"),
+        sensor_interval_s=read.integer("FOSTERING_SENSOR_INTERVAL_SECONDS", 30, minimum=1),
+        first_period=read.checked("FOSTERING_FIRST_PERIOD", "2016-04", PERIOD_RE.match, "a month as YYYY-MM, like '2016-04'"),
+        duckdb_memory_limit=read.checked(
+            "FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB", MEMORY_RE.match, "an amount of memory like '2GB' or '512MB'"
+        ),
     )
+    if read.problems:
+        raise ConfigurationError("; ".join(read.problems))
+    return settings
+
+
+# --- Saying what went wrong with a file or folder, and which setting to change -----------------
+
+_PATH_SETTINGS = (  # (attribute, the setting, the command-line option if there is one)
+    ("publish_dir", "FOSTERING_PUBLISH_DIR", "--publish-dir"),
+    ("warehouse", "FOSTERING_WAREHOUSE", "--warehouse"),
+    ("landing", "FOSTERING_LANDING", "--landing"),
+    ("reference_dir", "FOSTERING_REFERENCE_DIR", None),
+    ("contracts_dir", "FOSTERING_CONTRACTS_DIR", None),
+    ("expectations_dir", "FOSTERING_EXPECTATIONS_DIR", None),
+    ("data_dir", "FOSTERING_DATA_DIR", None),
+)
+
+
+_READ_ONLY = {"FOSTERING_LANDING", "FOSTERING_REFERENCE_DIR", "FOSTERING_CONTRACTS_DIR", "FOSTERING_EXPECTATIONS_DIR"}
+
+
+def setting_for(path: str | os.PathLike, settings: Settings | None) -> tuple[Path, str | None]:
+    """The configured folder (or file) a path lies in, and the setting that places it (None if none does)."""
+    path = absolute(path)
+    if settings is not None:
+        for attribute, name, option in _PATH_SETTINGS:
+            place = getattr(settings, attribute)
+            if attribute == "warehouse":  # the file itself, or its lock and WAL files beside it
+                inside = path.parent == place.parent and path.name.startswith(place.name)
+            else:
+                inside = path == place or place in path.parents
+            if inside:
+                return place, f"{name} (or {option})" if option else name
+    return path, None
+
+
+def describe_os_error(code: int | None, reason: str, filename: str | None, settings: Settings | None = None) -> str:
+    """One sentence: what could not be done where, and what to change."""
+    if not filename:
+        if code == errno.ENOSPC:
+            return "a disk it writes to is full; free some space, or set FOSTERING_DATA_DIR and FOSTERING_PUBLISH_DIR to another disk"
+        return f"the operating system refused: {reason.lower()}"
+    place, setting = setting_for(filename, settings)
+    change = f"set {setting} to another folder" if setting else "choose another path"
+    if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", -1):
+        return f"the disk holding {place} is full; free some space or {change}"
+    if code == errno.ENOENT:
+        return f"{filename} does not exist; create it or {change}"
+    if code in (errno.EEXIST, errno.ENOTDIR):
+        return f"cannot write to {place}: a file stands where a folder of its path should be; move the file or {change}"
+    read_only = setting is not None and setting.split()[0] in _READ_ONLY
+    verb, able = ("read", "readable") if read_only else ("write to", "writable")
+    return f"cannot {verb} {place}: {reason.lower()}; make it {able} or {change}"
+
+
+_ERRNO_MESSAGE = re.compile(r"\[Errno (\d+)\] ([^:]+): '([^']*)'")
+
+
+def describe_os_error_text(text: str, settings: Settings | None = None) -> str | None:
+    """The same sentence from an OSError's text ("[Errno 13] Permission denied: '/x'"), if it is one."""
+    found = _ERRNO_MESSAGE.search(text)
+    return describe_os_error(int(found[1]), found[2], found[3], settings) if found else None

@@ -24,10 +24,11 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
-from orchestration.dbt_project import dbt_project
+from orchestration.dbt_project import dbt_project, dbt_run_paths
 from orchestration.monthly_builds import record_built
 from orchestration.partitions import dbt_vars, is_full_refresh, monthly_partitions
 from orchestration.resources import WarehouseResource
+from orchestration.settings import load_settings
 from orchestration.warehouse import connect, ensure_schema, writer_lock
 
 OWNERS = ["team:fostering-data"]
@@ -56,16 +57,23 @@ class FosteringDbtTranslator(DagsterDbtTranslator):
 
 @contextlib.contextmanager
 def _warehouse_env(path: str) -> Iterator[None]:
-    """dbt's profile reads the warehouse path from FOSTERING_WAREHOUSE: point it at this run's warehouse."""
-    before = os.environ.get("FOSTERING_WAREHOUSE")
-    os.environ["FOSTERING_WAREHOUSE"] = path
+    """dbt's profile reads the warehouse path from FOSTERING_WAREHOUSE, and the LA list from
+    FOSTERING_REFERENCE_DIR: point them at this run's, as absolute paths (dbt runs in the dbt
+    project's folder, so a relative path would name a file under dbt_project/)."""
+    wanted = {
+        "FOSTERING_WAREHOUSE": os.path.abspath(path),
+        "FOSTERING_REFERENCE_DIR": str(load_settings().reference_dir),
+    }
+    before = {name: os.environ.get(name) for name in wanted}
+    os.environ.update(wanted)
     try:
         yield
     finally:
-        if before is None:
-            os.environ.pop("FOSTERING_WAREHOUSE", None)
-        else:
-            os.environ["FOSTERING_WAREHOUSE"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _mart_metadata(con, table: str, first: dt.date | None, last: dt.date | None) -> dict:
@@ -90,7 +98,10 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     """
     held = []
     with writer_lock(Path(warehouse.path)), _warehouse_env(warehouse.path):
-        for event in dbt.cli(args, context=context).stream():
+        # One target folder per data folder, reused by every run (and its partial parse
+        # kept warm), not a new folder under dbt_project/target/ per invocation.
+        target, logs = dbt_run_paths(Path(warehouse.data_dir))
+        for event in dbt.cli([*args, "--log-path", str(logs)], context=context, target_path=target).stream():
             key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
             if key is not None and key.path[0] == "marts":
                 held.append((key, event))

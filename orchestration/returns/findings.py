@@ -3,18 +3,28 @@
 Findings are collected as whole columns at a time (one call may report ten
 thousand bad rows), kept as a DataFrame, and written as JSON for machines and
 HTML for people. A value in a personal-data column is never recorded.
+
+A list of fifty thousand findings helps no one (a file of garbage gives that
+many), so at most `MAX_FINDINGS_PER_COLUMN` are listed for each problem (code
+and severity) in each table and column: those of the first rows. One summary
+finding after them says how many more there were.
 """
 
 from __future__ import annotations
 
 import html
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = ["code", "severity", "table", "row", "column", "column_letter", "value", "expected"]
+MAX_FINDINGS_PER_COLUMN = 100  # findings listed per code, severity, table and column; then one summary finding
+_KEY = ["code", "severity", "table", "column"]  # what the cap counts by
+_SUMMARY = re.compile(r"^… and ([\d,]+) more ")  # the start of a summary finding's `expected`
 
 
 def excel_letter(index: int) -> str:
@@ -28,33 +38,82 @@ def excel_letter(index: int) -> str:
 
 
 class Findings:
-    """Accumulates findings; `add` takes scalars or aligned Series."""
+    """Accumulates findings; `add` takes scalars or aligned Series.
 
-    def __init__(self) -> None:
+    At most `max_per_column` findings (default `MAX_FINDINGS_PER_COLUMN`) are
+    kept for each code, severity, table and column: those of the lowest rows,
+    as the report sorts them. Each part is cut as it is added, so a column of a
+    million bad cells costs no more than one of a hundred; the rest are only
+    counted, and `frame()` finishes the cut (parts added separately, or merged
+    by `extend`) and puts one summary finding after those listed.
+    """
+
+    def __init__(self, max_per_column: int | None = None) -> None:
+        self.max_per_column = MAX_FINDINGS_PER_COLUMN if max_per_column is None else int(max_per_column)
+        if self.max_per_column < 1:
+            raise ValueError("max_per_column must be 1 or more")
         self._parts: list[pd.DataFrame] = []
+        self._dropped: dict[tuple, int] = {}  # by key: findings counted but not kept
+        self._kept: dict[tuple, tuple[int, float]] = {}  # by key: findings kept, and the highest row among them
 
     def add(self, code, severity, expected, *, table=None, rows=None, column=None, letter=None, values=None):
-        if isinstance(rows, pd.Series) and rows.empty:
+        """One finding (scalar `rows`), or one per row of a `rows` Series; `expected`, `values` and
+        `letter` are scalars or Series aligned on `rows`' index."""
+        series = isinstance(rows, pd.Series)
+        if series and rows.empty:
             return
-        n = len(rows) if isinstance(rows, pd.Series) else 1
-        index = rows.index if isinstance(rows, pd.Series) else range(1)
+        key = (code, severity, table, column)
+        order = _row_order(rows)
+        keep = self._keep(key, order)
+        if keep is None:
+            return
+        if series and len(keep) < len(rows):
+            rows = rows.iloc[keep]
+        n = len(rows) if series else 1
+        index = rows.index if series else range(1)
+        aligned = lambda v: v.reindex(index).values if isinstance(v, pd.Series) else v  # noqa: E731
         part = pd.DataFrame(
             {
                 "code": code,
                 "severity": severity,
                 "table": table,
-                "row": rows.values if isinstance(rows, pd.Series) else rows,
+                "row": rows.values if series else rows,
                 "column": column,
-                "column_letter": letter,
-                "value": (values.reindex(index).values if isinstance(values, pd.Series) else values),
-                "expected": (expected.reindex(index).values if isinstance(expected, pd.Series) else expected),
+                "column_letter": aligned(letter),
+                "value": aligned(values),
+                "expected": aligned(expected),
             },
             index=range(n),
         )
         self._parts.append(part)
 
+    def _keep(self, key: tuple, order: np.ndarray) -> np.ndarray | None:
+        """Positions of the rows of a new part that may still be listed (None: none); the others are counted."""
+        cap = self.max_per_column
+        kept, highest = self._kept.get(key, (0, -np.inf))
+        positions = np.arange(len(order))
+        if kept >= cap:  # `cap` rows at or before `highest` are kept already: a row after it is never listed
+            positions = positions[order < highest]
+        if len(positions) > cap:
+            chosen = order[positions]
+            if (chosen[1:] >= chosen[:-1]).all():
+                positions = positions[:cap]
+            else:
+                positions = np.sort(positions[np.argsort(chosen, kind="stable")[:cap]])
+        if dropped := len(order) - len(positions):
+            self._dropped[key] = self._dropped.get(key, 0) + dropped
+        if not len(positions):
+            return None
+        self._kept[key] = (kept + len(positions), max(highest, float(order[positions].max())))
+        return positions
+
     def extend(self, other: "Findings") -> None:
         self._parts.extend(other._parts)
+        for key, n in other._dropped.items():
+            self._dropped[key] = self._dropped.get(key, 0) + n
+        for key, (n, highest) in other._kept.items():
+            mine, mine_highest = self._kept.get(key, (0, -np.inf))
+            self._kept[key] = (mine + n, max(mine_highest, highest))
 
     def frame(self) -> pd.DataFrame:
         if not self._parts:
@@ -63,10 +122,84 @@ class Findings:
         frame["row"] = pd.to_numeric(frame["row"], errors="coerce").astype("Int64")
         frame["value"] = frame["value"].map(_as_text, na_action="ignore")
         order = frame["severity"].map({"error": 0, "warning": 1})
-        return frame.assign(_o=order).sort_values(["_o", "table", "row"], kind="stable", na_position="first").drop(columns="_o").reset_index(drop=True)
+        frame = frame.assign(_o=order).sort_values(["_o", "table", "row"], kind="stable", na_position="first").drop(columns="_o").reset_index(drop=True)
+        return self._capped(frame)
+
+    def _capped(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The sorted findings cut to `max_per_column` per key, each cut followed by its summary finding."""
+        keys = list(zip(*(_plain(frame[c]) for c in _KEY)))
+        seen: dict[tuple, int] = {}
+        listed = np.ones(len(frame), dtype=bool)
+        last: dict[tuple, int] = {}  # by key: the position of its last finding listed
+        for i, key in enumerate(keys):
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > self.max_per_column:
+                listed[i] = False
+            else:
+                last[key] = i
+        dropped = dict(self._dropped)
+        for key, n in seen.items():
+            if n > self.max_per_column:
+                dropped[key] = dropped.get(key, 0) + n - self.max_per_column
+        if not dropped:
+            return frame
+        rows = _plain(frame["row"])
+        summaries, places = [], []
+        for key, n in dropped.items():
+            at = last[key]
+            same_row = {rows[i] for i, k in enumerate(keys) if k == key and listed[i]}
+            noun = "columns" if len(same_row) == 1 and None not in same_row and self.max_per_column > 1 else "rows"
+            code, severity, table, column = key
+            summaries.append(
+                {
+                    "code": code, "severity": severity, "table": table, "row": None, "column": column,
+                    "column_letter": frame.at[at, "column_letter"], "value": None,
+                    "expected": _summary_text(n, noun, table, column, self.max_per_column),
+                }
+            )
+            places.append(at + 0.5)
+        extra = pd.DataFrame(summaries, columns=COLUMNS).astype({"row": "Int64"})
+        out = pd.concat([frame[listed].assign(_p=np.flatnonzero(listed).astype(float)), extra.assign(_p=places)], ignore_index=True)
+        return out.sort_values("_p", kind="stable").drop(columns="_p").reset_index(drop=True)
 
     def __bool__(self) -> bool:
         return bool(self._parts)
+
+
+def _row_order(rows) -> np.ndarray:
+    """The rows as the report sorts them: numbers, a finding without a row first."""
+    if isinstance(rows, pd.Series):
+        numbers = pd.to_numeric(rows, errors="coerce")
+        return numbers.to_numpy(dtype=float, na_value=-np.inf)
+    try:
+        number = float(rows)
+    except (TypeError, ValueError):
+        return np.array([-np.inf])
+    return np.array([-np.inf if number != number else number])
+
+
+def _plain(column: pd.Series) -> list:
+    """The column's values as Python objects, None for every kind of missing."""
+    return [None if v is None or (not isinstance(v, str) and pd.isna(v)) else v for v in column.tolist()]
+
+
+def _summary_text(n: int, noun: str, table, column, listed: int) -> str:
+    what = ("row" if noun == "rows" else "column") if n == 1 else noun
+    where = f" of '{table}'" if table else ""
+    within = f" in {column}" if column else ""
+    return (
+        f"… and {n:,} more {what}{where} with this problem{within} (only the first {listed:,} are listed): "
+        "fix the pattern, then validate again"
+    )
+
+
+def not_listed(findings: pd.DataFrame) -> int:
+    """How many findings the summary findings of `findings` stand for (0: the list is complete)."""
+    if findings.empty:
+        return 0
+    summary = findings["row"].isna() & findings["value"].isna()
+    counts = findings.loc[summary, "expected"].astype(str).str.extract(_SUMMARY, expand=False).dropna()
+    return int(counts.str.replace(",", "").astype(int).sum())
 
 
 def _as_text(value) -> str:
@@ -112,13 +245,20 @@ def describe(finding: dict) -> str:
 
 
 def write_reports(header: ReportHeader, findings: pd.DataFrame, folder: Path, stem: str) -> dict[str, Path]:
-    """Write `<stem>.json` and `<stem>.html`; return their paths."""
+    """Write `<stem>.json` and `<stem>.html`; return their paths.
+
+    The counts are of the findings listed. When the list was cut (see `Findings`), the summary
+    says so: `truncated` and `not_listed`, the number of findings the summary findings stand for.
+    """
     folder.mkdir(parents=True, exist_ok=True)
+    hidden = not_listed(findings)
     document = {
         "return": header.__dict__,
         "summary": {
             "errors": int((findings["severity"] == "error").sum()),
             "warnings": int((findings["severity"] == "warning").sum()),
+            "truncated": hidden > 0,
+            "not_listed": hidden,
         },
         "findings": as_records(findings),
         "quality_findings": [],
@@ -185,7 +325,7 @@ tr.error td:first-child{{color:#a00;font-weight:bold}} tr.warning td:first-child
 <dt>Contract version</dt><dd>{esc(header['contract_version'])}</dd>
 </dl>
 <p class="status">{esc(_VERDICT.get(header['status'], header['status']))}</p>
-<p>{summary['errors']} error(s), {summary['warnings']} warning(s). Rows are the row numbers you see in Excel (or the line numbers of the CSV file).</p>
+{_truncated_html(summary)}<p>{summary['errors']} error(s), {summary['warnings']} warning(s). Rows are the row numbers you see in Excel (or the line numbers of the CSV file).</p>
 <table><thead><tr><th>Severity</th><th>Code</th><th>Sheet</th><th>Row</th><th>Column</th><th>Excel column</th><th>Value found</th><th>What was expected</th></tr></thead>
 <tbody>
 {rows}
@@ -193,6 +333,18 @@ tr.error td:first-child{{color:#a00;font-weight:bold}} tr.warning td:first-child
 {_quality_html(document.get("quality_findings") or [])}
 </body></html>
 """
+
+
+def _truncated_html(summary: dict) -> str:
+    """A sentence saying the list was cut, when it was (reports written before the cap have no `not_listed`)."""
+    hidden = summary.get("not_listed") or 0
+    if not hidden:
+        return ""
+    return (
+        f"<p class=\"truncated\"><strong>This list is not complete: {hidden:,} more finding(s) are not listed.</strong> "
+        "When the same problem is in many rows of a column, only the first are listed, followed by a line saying "
+        "how many more there are. Fix the problems listed, then validate the return again to see what is left.</p>\n"
+    )
 
 
 def _quality_html(quality: list[dict]) -> str:

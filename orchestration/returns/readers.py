@@ -36,6 +36,7 @@ class SheetData:
     source: str
     frame: pd.DataFrame  # one column per header cell (as written), plus ROW
     letters: dict[str, str] = field(default_factory=dict)  # header -> Excel letter
+    unreadable: bool = False  # its bytes could not be read as a table (already a finding): nothing more to say of it
 
 
 @dataclass
@@ -208,14 +209,14 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
         findings.add(
             "FILE-CSV-ENCODING", "error", "the CSV file is not UTF-8: save it as 'CSV UTF-8 (Comma delimited)'", table=_stem(name)
         )
-        return SheetData(name, pd.DataFrame({ROW: pd.Series(dtype="int64")}))
-    first_line = text_check.splitlines()[0]
+        return SheetData(name, pd.DataFrame({ROW: pd.Series(dtype="int64")}), unreadable=True)
+    first_line = _FIRST_LINE.match(text_check).group()  # splitlines()[0], without splitting a file of garbage
     header = [h.strip() for h in next(csv.reader([first_line]))]
     names = _dedupe(header)
     skipped: list[int] = []  # ordinals of the non-blank lines the parser skipped
     bad_rows: list[int] = []  # of those, the ones to report
 
-    def on_invalid(row):
+    def on_invalid(row):  # called for every broken line (each line of a file of garbage): keep it short
         number = row.number if row.number is not None else -1
         skipped.append(number)
         if row.text.strip(" \t\r"):  # a line of spaces is a blank row, not a broken one
@@ -230,20 +231,42 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
             column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
     )
-    frame = table.to_pandas().astype(object)
+    frame = _object_frame(table)
     lines = _non_blank_lines(data)
-    data_lines = np.delete(lines, [0, *(n - 1 for n in skipped if 0 < n <= len(lines))])
+    gone = np.asarray(skipped, dtype=np.int64)
+    data_lines = np.delete(lines, np.concatenate(([0], gone[(gone > 0) & (gone <= len(lines))] - 1)))
     # values spanning several lines upset the count: then fall back to row order
     frame[ROW] = data_lines if len(data_lines) == len(frame) else np.arange(2, len(frame) + 2)
-    for ordinal in bad_rows:
+    if bad_rows:  # one call for every broken line: a file of garbage has one per line
         findings.add(
             "ROW-WRONG-FIELD-COUNT",
             "error",
             f"this line has a different number of values from the header ({len(header)}): check for stray commas",
             table=_stem(name),
-            rows=int(lines[ordinal - 1]) if 0 < ordinal <= len(lines) else None,
+            rows=_line_numbers(lines, bad_rows),
         )
     return SheetData(name, frame)
+
+
+def _object_frame(table: pa.Table) -> pd.DataFrame:
+    """The table's cells as Python strings, in one block: a header row of garbage may have thousands
+    of cells, and converting column by column (to_pandas, astype) costs a fixed amount per column."""
+    cells = np.empty((table.num_rows, table.num_columns), dtype=object)
+    for i, column in enumerate(table.columns):
+        cells[:, i] = column.to_numpy(zero_copy_only=False)
+    return pd.DataFrame(cells, columns=pd.Index(table.column_names), dtype=object)
+
+
+_FIRST_LINE = re.compile("[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*")  # what str.splitlines splits at
+
+
+def _line_numbers(lines: np.ndarray, ordinals: list[int]) -> pd.Series:
+    """The line numbers of the non-blank lines with these 1-based ordinals (missing when out of range)."""
+    ordinals = np.asarray(ordinals, dtype=np.int64)
+    known = (ordinals > 0) & (ordinals <= len(lines))
+    numbers = pd.Series(pd.NA, index=range(len(ordinals)), dtype="Int64")
+    numbers[known] = lines[ordinals[known] - 1]
+    return numbers
 
 
 def _non_blank_lines(data: bytes) -> np.ndarray:
@@ -311,9 +334,22 @@ def _hidden(name: str) -> bool:
 
 
 def _read_folder(path: Path, limit: int, findings: Findings) -> dict[str, SheetData] | None:
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".csv" and not p.name.startswith("."))
-    size = sum(p.stat().st_size for p in files)
+    # The folder's regular CSV files, never a link (the set its checksum and archive take), each
+    # opened with O_NOFOLLOW: a file swapped for a link since it was listed raises OSError (unreadable).
+    from orchestration.returns import landing
+
+    files = landing.csv_members(path)
+    size = sum(p.lstat().st_size for p in files)
     if size > limit:
         _too_large(findings, size, limit)
         return None
-    return {p.stem: _csv_sheet(p.name, p.read_bytes(), findings) for p in files}
+    sheets, read_total = {}, 0
+    for p in files:
+        with landing.open_no_follow(p) as handle:
+            data = handle.read(limit - read_total + 1)  # a file can grow after it was measured
+        read_total += len(data)
+        if read_total > limit:
+            _too_large(findings, read_total, limit)
+            return None
+        sheets[p.stem] = _csv_sheet(p.name, data, findings)
+    return sheets

@@ -21,7 +21,7 @@ from orchestration.returns import cells
 from orchestration.returns.findings import Findings
 from orchestration.returns.readers import ROW, ReadResult, SheetData, normalise_name, read_return
 from orchestration.returns.rules import RULES, RuleContext
-from orchestration.returns.schema import Contract, Table, known_versions, load_contract
+from orchestration.returns.schema import STORABLE_DATES, STORABLE_MONEY_ABS_BELOW, STORABLE_WHOLE_MAX, Contract, Table, known_versions, load_contract
 
 IGNORED_SHEETS = {"guidance", "lists", "readme", "notes", "instructions"}
 
@@ -43,6 +43,8 @@ class ValidatedReturn:
 
     @property
     def errors(self) -> int:
+        """The errors listed. The list is capped per code, table and column (`findings.Findings`), so
+        this may count fewer than the cells at fault; a return with any error stays rejected."""
         return int((self.findings["severity"] == "error").sum())
 
     @property
@@ -105,7 +107,7 @@ def _shape(path: Path, read: ReadResult) -> _Shaped:
     _check_sheets(contract, sheets, findings)
     for name, table in contract.tables.items():
         sheet = sheets.get(normalise_name(name))
-        if sheet is None:
+        if sheet is None or sheet.unreadable:
             continue
         shaped.by_table[name] = Findings()
         frame, shaped.letters[name], missing = _columns(table, sheet, shaped.by_table[name])
@@ -239,13 +241,14 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
             )
         out[column.name] = frame[found[0]].values
         letters[column.name] = sheet.letters.get(found[0])
-    for headers in by_name.values():
-        for header in headers:
-            name = header.split("\x00")[0]
-            findings.add(
-                "COLUMN-UNKNOWN", "warning", f"the column '{name}' is not part of the return and was ignored",
-                table=table.name, rows=header_row, letter=sheet.letters.get(header), values=name,
-            )
+    unknown = [header for headers in by_name.values() for header in headers]
+    if unknown:  # one call for them all: a header row of garbage may have thousands of cells
+        shown = pd.Series([header.split("\x00")[0] for header in unknown], dtype=object)
+        findings.add(
+            "COLUMN-UNKNOWN", "warning", shown.map(lambda name: f"the column '{name}' is not part of the return and was ignored"),
+            table=table.name, rows=pd.Series(header_row, index=shown.index), values=shown,
+            letter=pd.Series([sheet.letters.get(header) for header in unknown], dtype=object),
+        )
     return pd.DataFrame(out, index=frame.index), letters, missing
 
 
@@ -285,15 +288,20 @@ def _flagger(findings: list[Findings], owner: pd.Series, table: Table, column, l
     """A function that reports the cells of one column picked by a mask, each to its own return's findings
     (values hidden for personal data)."""
 
+    whose = owner.to_numpy()  # the returns are stacked one after another: each one's cells are a run
+
     def flag(code: str, expected, mask: pd.Series, severity: str = "error") -> None:
-        if not mask.any():
+        if not mask.index.equals(owner.index):
+            mask = mask.reindex(owner.index, fill_value=False)
+        hits = np.flatnonzero(mask.to_numpy(dtype=bool, na_value=False))
+        if not hits.size:
             return
-        for who in owner[mask].unique():
-            hit = mask & (owner == who) if len(findings) > 1 else mask
-            findings[who].add(
-                code, severity, expected[hit] if isinstance(expected, pd.Series) else expected,
+        # `expected` and the values are picked by `add` for the rows it keeps (at most its cap per column)
+        for part in np.split(hits, np.flatnonzero(np.diff(whose[hits])) + 1):
+            findings[whose[part[0]]].add(
+                code, severity, expected,
                 table=table.name, column=column.name, letter=letters.get(column.name),
-                rows=rows[hit], values=None if column.personal else raw[hit],
+                rows=rows.iloc[part], values=None if column.personal else raw,
             )
 
     return flag
@@ -314,8 +322,30 @@ def _parse(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Se
     return cells.as_text(raw)
 
 
+_FIRST_DATE, _LAST_DATE = (pd.Timestamp(d) for d in STORABLE_DATES)
+
+
+def _storable(column, values: pd.Series, flag) -> pd.Series:
+    """Values the warehouse cannot hold exactly are errors here, never a failed insert later;
+    they are blanked so that no later check reports the same cell again."""
+    if column.type in ("date", "datetime", "period"):
+        outside = values.notna() & ((values < _FIRST_DATE) | (values >= _LAST_DATE + pd.Timedelta(days=1)))
+        flag("CELL-OUT-OF-RANGE", f"expected a date from {STORABLE_DATES[0]} to {STORABLE_DATES[1]}", outside)
+        return values.mask(outside).astype("datetime64[ns]")
+    if column.type == "int":
+        huge = values.notna() & (values.abs() > STORABLE_WHOLE_MAX)
+        flag("CELL-OUT-OF-RANGE", f"expected a whole number of at most {STORABLE_WHOLE_MAX:,}: this is too large to be a count", huge)
+        return values.mask(huge)
+    if column.type == "money":
+        huge = values.notna() & (values.abs() >= STORABLE_MONEY_ABS_BELOW)
+        flag("CELL-OUT-OF-RANGE", f"expected an amount of less than £{STORABLE_MONEY_ABS_BELOW:,} (at most 12 digits before the point)", huge)
+        return values.mask(huge)
+    return values
+
+
 def _ranges(column, values: pd.Series, flag) -> pd.Series:
     """Whole numbers, minimums, signs and pennies; returns the values as stored."""
+    values = _storable(column, values, flag)
     if column.type not in ("int", "money"):
         return values
     known = values.notna()
