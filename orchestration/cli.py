@@ -55,13 +55,11 @@ def _current_settings():
 
 def _plain(exc: BaseException, ctx: click.Context) -> tuple[int, str]:
     """The exit status and the one sentence for an error that reached the command line."""
-    from orchestration.settings import ConfigurationError, describe_os_error
+    from orchestration.errors import PlainError, describe_os_error
 
     name = type(exc).__name__
-    if isinstance(exc, ConfigurationError) or name in ("WarehouseBusy", "StatusUnavailable"):
-        return 2, str(exc)
-    if name == "PipelineFailed":  # already says what failed, what to change and where the log is
-        return 3, str(exc)
+    if isinstance(exc, PlainError):  # already says what failed and what to change (and where the log is)
+        return exc.exit_status, str(exc)
     if isinstance(exc, OSError) and (exc.filename or exc.errno):
         return 3, describe_os_error(exc.errno, exc.strerror or str(exc), exc.filename, _current_settings()) + _debug_hint(ctx)
     text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")

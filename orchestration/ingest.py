@@ -76,7 +76,6 @@ class Prepared:
     tables: dict[str, pd.DataFrame]  # pseudonymised; empty when rejected
     outcome: Outcome
     checked: ValidatedReturn | None = None  # without its tables: to reject it should it fail to store
-    path: Path | None = None
     kept: Path | None = None
 
 
@@ -224,15 +223,13 @@ def _prepared(
     )
     return Prepared(
         ledger, findings.assign(submission_id=digest), tables, outcome,
-        checked=dataclasses.replace(checked, tables={}), path=path, kept=kept,
+        checked=dataclasses.replace(checked, tables={}), kept=kept,
     )
 
 
 # Failures of the warehouse itself (its disk, its memory, its file), not of what a return holds:
 # retrying return by return cannot help, and rejecting returns for them would be wrong.
 WAREHOUSE_FAULTS = (duckdb.IOException, duckdb.OutOfMemoryException, duckdb.FatalException, OSError, MemoryError)
-
-
 STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO}
 
 
@@ -261,8 +258,6 @@ def _store_isolated(con, batch: list[Prepared], settings: Settings, received_at:
         _store(con, batch)
         return batch
     except _TableNotStored as exc:
-        if isinstance(exc.cause, WAREHOUSE_FAULTS):
-            raise exc.cause from None
         log.warning("a batch of %d returns could not be stored together (%s); storing them one by one", len(batch), exc)
     stored = []
     for one in batch:
@@ -270,8 +265,6 @@ def _store_isolated(con, batch: list[Prepared], settings: Settings, received_at:
             _store(con, [one])
             stored.append(one)
         except _TableNotStored as exc:
-            if isinstance(exc.cause, WAREHOUSE_FAULTS):
-                raise exc.cause from None
             log.error("return %s could not be stored (%s: %s): rejected", one.outcome.source, exc.table, exc.cause)
             rejected = _unstorable(one, exc.table, settings, received_at)
             try:
@@ -294,7 +287,7 @@ def _unstorable(p: Prepared, table: str, settings: Settings, received_at: dt.dat
     )
     others = [p.checked.findings] if keep_findings else []
     checked = dataclasses.replace(p.checked, findings=pd.concat([findings.frame(), *others], ignore_index=True))
-    return _prepared(checked, p.path, p.ledger["submission_id"], settings, received_at, p.kept, tables={})
+    return _prepared(checked, checked.path, p.ledger["submission_id"], settings, received_at, p.kept, tables={})
 
 
 def _store(con, batch: list[Prepared]) -> None:
@@ -316,9 +309,12 @@ def _store(con, batch: list[Prepared]) -> None:
 
 
 def _insert(con, target: str, frame: pd.DataFrame) -> None:
+    """`insert_frame`, a refusal of what the frame holds named by its table; a fault of the warehouse itself is raised as it is."""
     try:
         insert_frame(con, target, frame)
-    except Exception as exc:  # noqa: BLE001 - named by table, judged by _store_isolated
+    except WAREHOUSE_FAULTS:
+        raise
+    except Exception as exc:  # noqa: BLE001 - what a return holds: _store_isolated rejects that return
         raise _TableNotStored(target.split(".")[-1], exc) from exc
 
 

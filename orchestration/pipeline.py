@@ -22,7 +22,8 @@ from orchestration.dbt_project import prepare_manifest
 from orchestration.monthly_builds import pending_periods
 from orchestration.partitions import range_covering, range_tags
 from orchestration.resources import default_resources
-from orchestration.settings import Settings, describe_os_error_text
+from orchestration.errors import PlainError, describe_os_error_text
+from orchestration.settings import Settings
 from orchestration.locks import exclusive_lock
 from orchestration.warehouse import WarehouseBusy, connect
 
@@ -37,7 +38,7 @@ class RunReport:
     seconds: dict[str, float] = field(default_factory=dict)  # each step's time (ingest, dbt, gate, publish)
 
 
-class PipelineFailed(RuntimeError):
+class PipelineFailed(PlainError):
     """The pipeline itself failed (not the LAs' data): one sentence saying what to change, and where the log is.
 
     `details` holds the failed step's own traceback (`fostering --debug` prints it).

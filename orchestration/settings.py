@@ -7,12 +7,13 @@ no configuration while a deployment overrides what it needs.
 
 from __future__ import annotations
 
-import errno
 import os
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
+
+from orchestration.errors import PlainError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,8 +22,10 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_PSEUDONYM_KEY = "DEVELOPMENT-KEY-ONLY-FOR-SYNTHETIC-SAMPLE-DATA"
 
 
-class ConfigurationError(RuntimeError):
+class ConfigurationError(PlainError):
     """The configuration cannot be used as given (said in words an operator can act on)."""
+
+    exit_status = 2
 
 
 @dataclass(frozen=True)
@@ -128,28 +131,21 @@ class _Reader:
         return absolute(self.raw(name) or default)
 
     def integer(self, name: str, default: int, minimum: int) -> int:
-        text = self.raw(name)
-        if text is None:
-            return default
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            what = f"a whole number of at least {minimum}" if minimum else "a whole number"
-            self.problems.append(f"{name} must be {what} (found {text!r})")
-            return default
-        return value
+        what = f"a whole number of at least {minimum}" if minimum else "a whole number"
+        return self._parsed(name, default, int, lambda v: v >= minimum, what)
 
     def number(self, name: str, default: float, low: float, high: float | None, what: str) -> float:
+        return self._parsed(name, default, float, lambda v: v == v and v >= low and (high is None or v <= high), what)
+
+    def _parsed(self, name: str, default, convert, valid, what: str):
         text = self.raw(name)
         if text is None:
             return default
         try:
-            value = float(text)
+            value = convert(text)
         except ValueError:
             value = None
-        if value is None or value != value or value < low or (high is not None and value > high):
+        if value is None or not valid(value):
             self.problems.append(f"{name} must be {what} (found {text!r})")
             return default
         return value
@@ -210,62 +206,3 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
     if read.problems:
         raise ConfigurationError("; ".join(read.problems))
     return settings
-
-
-# --- Saying what went wrong with a file or folder, and which setting to change -----------------
-
-_PATH_SETTINGS = (  # (attribute, the setting, the command-line option if there is one)
-    ("publish_dir", "FOSTERING_PUBLISH_DIR", "--publish-dir"),
-    ("warehouse", "FOSTERING_WAREHOUSE", "--warehouse"),
-    ("landing", "FOSTERING_LANDING", "--landing"),
-    ("reference_dir", "FOSTERING_REFERENCE_DIR", None),
-    ("contracts_dir", "FOSTERING_CONTRACTS_DIR", None),
-    ("expectations_dir", "FOSTERING_EXPECTATIONS_DIR", None),
-    ("data_dir", "FOSTERING_DATA_DIR", None),
-)
-
-
-_READ_ONLY = {"FOSTERING_LANDING", "FOSTERING_REFERENCE_DIR", "FOSTERING_CONTRACTS_DIR", "FOSTERING_EXPECTATIONS_DIR"}
-
-
-def setting_for(path: str | os.PathLike, settings: Settings | None) -> tuple[Path, str | None]:
-    """The configured folder (or file) a path lies in, and the setting that places it (None if none does)."""
-    path = absolute(path)
-    if settings is not None:
-        for attribute, name, option in _PATH_SETTINGS:
-            place = getattr(settings, attribute)
-            if attribute == "warehouse":  # the file itself, or its lock and WAL files beside it
-                inside = path.parent == place.parent and path.name.startswith(place.name)
-            else:
-                inside = path == place or place in path.parents
-            if inside:
-                return place, f"{name} (or {option})" if option else name
-    return path, None
-
-
-def describe_os_error(code: int | None, reason: str, filename: str | None, settings: Settings | None = None) -> str:
-    """One sentence: what could not be done where, and what to change."""
-    if not filename:
-        if code == errno.ENOSPC:
-            return "a disk it writes to is full; free some space, or set FOSTERING_DATA_DIR and FOSTERING_PUBLISH_DIR to another disk"
-        return f"the operating system refused: {reason.lower()}"
-    place, setting = setting_for(filename, settings)
-    change = f"set {setting} to another folder" if setting else "choose another path"
-    if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", -1):
-        return f"the disk holding {place} is full; free some space or {change}"
-    if code == errno.ENOENT:
-        return f"{filename} does not exist; create it or {change}"
-    if code in (errno.EEXIST, errno.ENOTDIR):
-        return f"cannot write to {place}: a file stands where a folder of its path should be; move the file or {change}"
-    read_only = setting is not None and setting.split()[0] in _READ_ONLY
-    verb, able = ("read", "readable") if read_only else ("write to", "writable")
-    return f"cannot {verb} {place}: {reason.lower()}; make it {able} or {change}"
-
-
-_ERRNO_MESSAGE = re.compile(r"\[Errno (\d+)\] ([^:]+): '([^']*)'")
-
-
-def describe_os_error_text(text: str, settings: Settings | None = None) -> str | None:
-    """The same sentence from an OSError's text ("[Errno 13] Permission denied: '/x'"), if it is one."""
-    found = _ERRNO_MESSAGE.search(text)
-    return describe_os_error(int(found[1]), found[2], found[3], settings) if found else None

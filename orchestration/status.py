@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.errors import PlainError
 from orchestration.warehouse import WarehouseBusy, connect, writer_lock
 
 MART = "marts.mart_submission_status"
@@ -43,8 +44,10 @@ STATUSES = ("accepted", "accepted_with_warnings", "rejected", "missing")
 DEFAULT_WAIT_S = 30.0
 
 
-class StatusUnavailable(RuntimeError):
+class StatusUnavailable(PlainError):
     """The submission status cannot be read just now (said in words an operator can act on)."""
+
+    exit_status = 2
 
 
 def _busy(warehouse: Path, waited: float) -> StatusUnavailable:

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.errors import PlainError
 from orchestration.locks import exclusive_lock
 from orchestration.settings import load_settings
 from orchestration.returns.schema import warehouse_columns
@@ -62,8 +63,10 @@ CREATE TABLE IF NOT EXISTS ops.monthly_builds (
 """
 
 
-class WarehouseBusy(RuntimeError):
+class WarehouseBusy(PlainError):
     """Another process is writing the warehouse."""
+
+    exit_status = 2
 
 
 def writer_lock(warehouse: Path, timeout_s: float = 600.0):

@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from orchestration.returns.schema import STORABLE_WHOLE_MAX
+
 EXCEL_ERRORS = frozenset(
     {"#REF!", "#N/A", "#VALUE!", "#DIV/0!", "#NAME?", "#NULL!", "#NUM!", "#SPILL!", "#CALC!", "#FIELD!", "#GETTING_DATA", "#ERROR"}
 )
@@ -20,7 +22,6 @@ EXCEL_EPOCH = pd.Timestamp("1899-12-30")
 # spell (to 9999), so an absurd date is reported by the range check in
 # validation rather than overflowing here.
 _PARSED = "datetime64[us]"
-MAX_EXACT_WHOLE = 2**53 - 1  # the largest whole number every step from the cell to the warehouse holds exactly
 _THOUSANDS = r"-?\d{1,3}(,\d{3})+(\.\d+)?"
 
 
@@ -58,7 +59,7 @@ def as_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     out[is_text] = series[is_text]
     if is_number.any():
         numbers = pd.to_numeric(series[is_number])
-        whole = (numbers % 1 == 0) & (numbers.abs() <= MAX_EXACT_WHOLE)  # beyond, a float's digits are not exact
+        whole = (numbers % 1 == 0) & (numbers.abs() <= STORABLE_WHOLE_MAX)  # beyond, a float's digits are not exact
         out[numbers.index[whole]] = numbers[whole].astype("int64").astype(str)
         out[numbers.index[~whole]] = numbers[~whole].astype(str)
     if is_date.any():
