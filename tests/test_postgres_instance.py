@@ -65,8 +65,15 @@ class LocalPostgres:
             nobody = pwd.getpwnam("nobody")
             self.run_as = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
             os.chown(folder, nobody.pw_uid, nobody.pw_gid)
-            if self._call("postgres", "--version", check=False).returncode != 0:
+            if not self._runs_as_nobody():
                 self.bin = self._copy_binaries()
+
+    def _runs_as_nobody(self) -> bool:
+        """Whether `nobody` can run the wheel's binaries where they are (not inside a 0700 folder, as `mktemp -d` makes)."""
+        try:
+            return self._call("postgres", "--version", check=False).returncode == 0
+        except PermissionError:  # the exec itself refused: a folder on the way is closed to `nobody`
+            return False
 
     def _copy_binaries(self) -> Path:
         """The virtualenv is where `nobody` cannot read it: use a copy, keeping the wheel's relative layout."""

@@ -246,7 +246,8 @@ class _FileCounter:
     def wrote(self, path: Path) -> None:
         self.written += 1
         if self.pause_after is not None and self.written == self.pause_after:
-            print(f"publish: test-only pause after {self.written} file(s) ({path.name})", file=sys.stderr, flush=True)
+            # the process's own stderr: during a run sys.stderr is the run's log (pipeline.run_pipeline)
+            print(f"publish: test-only pause after {self.written} file(s) ({path.name})", file=sys.__stderr__, flush=True)
             time.sleep(self.pause_seconds)
 
 
