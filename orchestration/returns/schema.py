@@ -89,6 +89,7 @@ class Contract:
     rules: tuple[dict, ...]
     reference_files: dict[str, str]
     source: Path
+    functions: dict[str, dict] = field(default_factory=dict)  # name -> {args, sql, description}: SQL the rules may call
 
 
 def _code_lists(raw: dict, reference_dir: Path) -> dict[str, CodeList]:
@@ -171,6 +172,7 @@ def _load_contract(version: str | None, contracts_dir: Path) -> Contract:
         rules=tuple(raw.get("rules", ())),
         reference_files=raw.get("reference_data", {}),
         source=path,
+        functions=raw.get("functions", {}),
     )
 
 

@@ -20,7 +20,7 @@ from orchestration import reference
 from orchestration.returns import cells
 from orchestration.returns.findings import Findings
 from orchestration.returns.readers import ROW, ReadResult, SheetData, normalise_name, read_return
-from orchestration.returns.rules import RULES, RuleContext
+from orchestration.returns.rule_checks import RuleInput, check_rules
 from orchestration.returns.schema import STORABLE_DATES, STORABLE_MONEY_ABS_BELOW, STORABLE_WHOLE_MAX, Contract, Table, known_versions, load_contract
 
 IGNORED_SHEETS = {"guidance", "lists", "readme", "notes", "instructions"}
@@ -80,7 +80,18 @@ def validate_many(
     today = today or dt.date.today()
     shaped = [_shape(path, read) for path, read in returns]
     _type_cells(shaped)
-    return [_finish(s, reference_dir, today) for s in shaped]
+    for s in shaped:
+        _gather(s, reference_dir)
+    readable = [s for s in shaped if s.readable]
+    checked = check_rules(
+        [RuleInput(s.result.contract, s.result.tables, s.letters, s.result.period) for s in readable],
+        reference_dir=reference_dir, today=today,
+    )
+    for s, found in zip(readable, checked):
+        s.findings.extend(found)
+    for s in shaped:
+        s.result.findings = s.findings.frame()
+    return [s.result for s in shaped]
 
 
 @dataclass
@@ -133,30 +144,14 @@ def _type_cells(shaped: list[_Shaped]) -> None:
             member.result.tables[name] = part
 
 
-def _finish(s: _Shaped, reference_dir: Path | None, today: dt.date) -> ValidatedReturn:
-    result = s.result
+def _gather(s: _Shaped, reference_dir: Path | None) -> None:
+    """Each table's cell findings into the return's, in table order, and who the return is from."""
     if not s.readable:
-        return result
-    for name, table in result.contract.tables.items():
+        return
+    for name in s.result.contract.tables:
         if name in s.by_table:
             s.findings.extend(s.by_table[name])
-        if name in result.tables:
-            _table_checks(table, result.tables[name], s.letters[name], s.findings)
-    _identify(result, reference_dir)
-    ctx = RuleContext(
-        contract=result.contract,
-        tables=result.tables,
-        letters=s.letters,
-        period=pd.Timestamp(result.period) if result.period else None,
-        today=pd.Timestamp(today),
-        reference_dir=reference_dir,
-        known_versions=known_versions(),
-    )
-    for rule in result.contract.rules:
-        if rule["table"] in result.tables:
-            RULES[rule["kind"]](rule, ctx, s.findings)
-    result.findings = s.findings.frame()
-    return result
+    _identify(s.result, reference_dir)
 
 
 def _contract_for(sheets: dict[str, SheetData]) -> Contract:
@@ -361,30 +356,6 @@ def _ranges(column, values: pd.Series, flag) -> pd.Series:
     pennies = known & ((values * 100).round(6) % 1 != 0)
     flag("CELL-MONEY-DECIMALS", "money has at most 2 decimal places: the value was rounded to the penny", pennies, severity="warning")
     return values.round(2)
-
-
-def _table_checks(table: Table, frame: pd.DataFrame, letters: dict[str, str], findings: Findings) -> None:
-    """Row counts, unique keys and codes that must be present."""
-    n = len(frame)
-    if n < table.rows_min or (table.rows_max is not None and n > table.rows_max):
-        wanted = f"exactly {table.rows_min}" if table.rows_min == table.rows_max else f"at least {table.rows_min}"
-        findings.add("TABLE-ROW-COUNT", "error", f"'{table.name}' must have {wanted} data row(s); it has {n}", table=table.name)
-    if table.key and n:
-        keys = frame[list(table.key)]
-        dup = keys.notna().all(axis=1) & keys.duplicated(keep="first")
-        personal = any(table.column(k).personal for k in table.key)
-        shown = None if personal else keys[dup].astype(str).agg(" / ".join, axis=1)
-        findings.add(
-            "ROW-DUPLICATE-KEY", "error",
-            f"each {' + '.join(table.key)} may appear only once in '{table.name}': this row repeats an earlier one",
-            table=table.name, rows=frame[ROW][dup], column=table.key[0], letter=letters.get(table.key[0]), values=shown,
-        )
-    for column, codes in table.required_codes.items():
-        for code in set(codes) - set(frame[column].dropna()):
-            findings.add(
-                "TABLE-CODE-MISSING", "error", f"'{table.name}' must have a row with {column} '{code}'",
-                table=table.name, column=column, letter=letters.get(column),
-            )
 
 
 def _identify(result: ValidatedReturn, reference_dir: Path | None) -> None:

@@ -1,0 +1,110 @@
+"""Run the contract's compiled rules over a batch of typed returns, in one DuckDB query per contract version.
+
+The typed tables of every return of the batch are staged together, one table
+per return table with the return's number (`_return`) and its rows' Excel row
+or CSV line (`_row`); `batch_returns` holds each return's reporting month and
+which tables it has. The findings come back as one result and are handed to
+each return's own `Findings`, so its report is what it would be alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration import reference
+from orchestration.returns.findings import Findings
+from orchestration.returns.readers import ROW
+from orchestration.returns.rule_sql import compile_contract, functions_sql, prepare_connection
+from orchestration.returns.schema import Contract, warehouse_columns
+
+
+@dataclass
+class RuleInput:
+    """One readable return as the rules see it."""
+
+    contract: Contract
+    tables: dict[str, pd.DataFrame]  # typed, with ROW
+    letters: dict[str, dict[str, str]]  # table -> column -> Excel letter
+    period: dt.date | None  # the reporting month's first day, when the return says one
+
+
+def reference_frames(contract: Contract, reference_dir: Path | None) -> dict[str, pd.DataFrame]:
+    """The reference tables the contract names, as the rules read them."""
+    loaders = {
+        "local_authorities": reference.local_authorities,
+        "placement_categories": reference.placement_categories,
+        "cost_ranges": reference.cost_ranges,
+    }
+    return {name: loaders[name](reference_dir) for name in contract.reference_files}
+
+
+def check_rules(returns: list[RuleInput], *, reference_dir: Path | None, today: dt.date) -> list[Findings]:
+    """Each return's rule findings, all returns checked together."""
+    out = [Findings() for _ in returns]
+    if not returns:
+        return out
+    frame = _findings(returns, reference_dir, today)
+    if frame.empty:
+        return out
+    for (number, index), hits in frame.groupby(["_return", "_rule"], sort=False):
+        given = returns[number]
+        rule = given.contract.rules[index]
+        table, column = rule["table"], rule.get("column")
+        out[number].add(
+            rule["code"], rule["severity"], hits["expected"],
+            table=table, rows=hits["row"].astype("Int64"), column=column,
+            letter=given.letters.get(table, {}).get(column), values=hits["value"].astype(object).where(hits["value"].notna(), None),
+        )
+    return out
+
+
+def _findings(returns: list[RuleInput], reference_dir: Path | None, today: dt.date) -> pd.DataFrame:
+    versions = {r.contract.version: r.contract for r in returns}
+    first = next(iter(versions.values()))
+    frames = reference_frames(first, reference_dir)
+    compiled = {v: compile_contract(c, frames) for v, c in versions.items()}
+    with duckdb.connect() as con:
+        prepare_connection(con, first, frames, _batch_returns(returns, today), _staged(returns))
+        found = []
+        for version, contract in versions.items():
+            for statement in functions_sql(contract):
+                con.execute(statement)
+            found.append(con.execute(compiled[version].sql).df())
+    frame = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
+    return frame.sort_values(["_return", "_rule"], kind="stable").reset_index(drop=True) if len(found) > 1 else frame
+
+
+def _staged(returns: list[RuleInput]) -> dict[str, pd.DataFrame]:
+    """Every return's rows of each table, one under another, each row with its return's number."""
+    staged = {}
+    for table, columns in warehouse_columns().items():
+        parts = [r.tables[table].assign(_return=i) for i, r in enumerate(returns) if table in r.tables and len(r.tables[table])]
+        if parts:
+            frame = pd.concat(parts, ignore_index=True)
+            names = [c.name for c in columns]
+            staged[table] = frame.reindex(columns=["_return", ROW, *names]).rename(columns={ROW: "_row"})
+    return staged
+
+
+def _batch_returns(returns: list[RuleInput], today: dt.date) -> pd.DataFrame:
+    tables = list(warehouse_columns())
+    month = pd.Timestamp(today).to_period("M").to_timestamp()
+    periods = pd.to_datetime(pd.Series([r.period for r in returns], dtype=object)).astype("datetime64[us]")
+    frame = pd.DataFrame(
+        {
+            "_return": range(len(returns)),
+            "contract_version": [r.contract.version for r in returns],
+            "month_start": periods,
+            "month_end": periods + pd.offsets.MonthEnd(0),
+            "current_month": month,
+            "earliest_month": pd.to_datetime([f"{r.contract.earliest_period}-01" for r in returns]),
+        }
+    )
+    for table in tables:
+        frame[f"has_{table}"] = [table in r.tables for r in returns]
+    return frame
