@@ -203,11 +203,17 @@ def render_markdown(contract: Contract | None = None) -> str:
         "",
         *(f"- `{s}`: {m}" for s, m in SEVERITY_MEANINGS.items()),
         "",
+        "Each rule is SQL in the contract file (`when`: a condition on one row of the table, true for a finding; "
+        "`select`: a query giving one row per finding), checked over one return at a time as if its tables were "
+        "the only ones. The subset of SQL a rule may use is in docs/contract-rules.md. `{...}` in a message is "
+        "written with that row's values.",
+        "",
         *_table(
-            ["code", "severity", "table", "message"],
-            [[f"`{r['code']}`", r["severity"], f"`{r['table']}`", r["message"]] for r in contract.rules],
+            ["code", "severity", "points at", "message"],
+            [[f"`{r['code']}`", r["severity"], f"`{r['table']}`" + (f".`{r['column']}`" if r.get("column") else ""), _message(r)] for r in contract.rules],
         ),
         "",
+        *_rule_sql(contract),
         "## Personal data",
         "",
     ]
@@ -226,6 +232,29 @@ def render_markdown(contract: Contract | None = None) -> str:
     else:
         out += ["This version of the return holds no personal data columns.", ""]
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _message(rule: dict) -> str:
+    return (rule["message"] + rule.get("detail", "")).replace("|", "\\|")
+
+
+def _rule_sql(contract: Contract) -> list[str]:
+    """Every rule's SQL as written in the contract, and the functions rules may call."""
+    out = ["### What each rule checks", ""]
+    for rule in contract.rules:
+        where = f"`{rule['table']}`" + (f", column `{rule['column']}`" if rule.get("column") else "")
+        out += [f"**`{rule['code']}`** ({rule['severity']}, {where})", ""]
+        if "when" in rule:
+            out += ["A finding for each row where:", "", "```sql", " ".join(rule["when"].split()), "```", ""]
+        else:
+            out += ["A finding for each row of:", "", "```sql", rule["select"].strip(), "```", ""]
+        if rule.get("show"):
+            out += [f"Shows `{rule['show']}` as the value found.", ""]
+    if contract.functions:
+        out += ["### Functions the rules call", ""]
+        for name, spec in contract.functions.items():
+            out += [f"**`{name}({', '.join(spec['args'])})`**: {spec.get('description', '')}", "", "```sql", " ".join(spec["sql"].split()), "```", ""]
+    return out
 
 
 def write_docs(out_dir: Path) -> list[Path]:

@@ -191,7 +191,7 @@ def _parsed(code: str, sql: str) -> exp.Expression:
         if isinstance(node, exp.Func):
             name = node.name if isinstance(node, exp.Anonymous) else node.sql_name()
             if _REFUSED_FUNCTIONS.match(name or ""):
-                raise RuleError(f"rule {code} calls {name}, which reads outside the return")
+                raise RuleError(f"rule {code} calls {name.lower()}, which reads outside the return")
     return tree
 
 

@@ -147,8 +147,11 @@ def load_contract(version: str | None = None) -> Contract:
 
 def clear_caches() -> None:
     """Forget loaded contracts (tests that write a new contract version call this)."""
+    from orchestration.returns import rule_sql  # compiled from the contracts: they go with them
+
     _load_contract.cache_clear()
     _contract_files.cache_clear()
+    rule_sql.clear_cache()
 
 
 load_contract.cache_clear = clear_caches  # type: ignore[attr-defined]
