@@ -30,6 +30,7 @@ from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
 from orchestration.returns.pseudonymise import protect
 from orchestration.returns.readers import ROW
+from orchestration.returns.rule_checks import check_contracts
 from orchestration.returns.schema import load_contract
 from orchestration.returns.readers import read_return
 from orchestration.returns.validate import ValidatedReturn, validate_many
@@ -88,6 +89,7 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
     warehouse's writer lock.
     """
     settings.require_real_key()
+    check_contracts(settings.reference_dir)
     summary = IngestSummary()
     if paths is None:
         paths, summary.ignored = discover(settings.landing)

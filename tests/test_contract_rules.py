@@ -92,3 +92,18 @@ def test_every_rule_of_the_shipped_contract_compiles_and_the_spec_shows_its_sql(
         assert " ".join((rule.get("when") or rule["select"]).split())[:60] in " ".join(spec.split())
     for name in contract.functions:
         assert f"**`{name}(" in spec
+
+
+def test_a_contract_with_a_bad_rule_stops_the_run_before_any_return_is_read(contracts_with_v11, settings, landing):
+    from orchestration.ingest import ingest_landing
+    from orchestration.settings import ConfigurationError
+
+    def add_rule(raw):
+        raw["version"] = "1.1"
+        raw["rules"].append({"code": "BAD-RULE", "severity": "error", "table": "placements", "message": "x", "when": "EXISTS (SELECT 1 FROM secrets)"})
+
+    _contract_file(contracts_with_v11, add_rule)
+    write_return(good_tables(), landing / "2023-09.zip", "zip")
+    with pytest.raises(ConfigurationError, match=r"monthly-return-v1.1.yaml cannot be used: rule BAD-RULE reads 'secrets'"):
+        ingest_landing(settings)
+    assert not (settings.data_dir / "findings").exists()

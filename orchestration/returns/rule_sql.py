@@ -24,6 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from orchestration.returns.schema import Contract, warehouse_columns
+from orchestration.settings import ConfigurationError
 
 STAGED_TYPES = {"int": "BIGINT", "money": "DOUBLE", "date": "DATE", "datetime": "TIMESTAMP", "period": "DATE", "code": "VARCHAR", "text": "VARCHAR"}
 CONTEXT_TABLES = {"reporting", "contract_versions"}
@@ -32,8 +33,9 @@ _REFUSED_FUNCTIONS = re.compile(r"^(read_|glob$|getenv$|current_setting$|query|s
 _PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 
 
-class RuleError(ValueError):
-    """A rule of the contract is not in the SQL subset, or would show personal data."""
+class RuleError(ConfigurationError):
+    """A rule of the contract is not in the SQL subset, or would show personal data: the contract
+    cannot be used (exit status 2), and no return is blamed for it."""
 
 
 @dataclass(frozen=True)
@@ -123,11 +125,11 @@ def compile_contract(contract: Contract, reference: dict) -> CompiledContract:
         return _CACHE[cache_key]
     with duckdb.connect() as con:
         prepare_connection(con, contract, reference)
-        compiled = CompiledContract(
-            contract.version,
-            tuple(_compile_rule(i, rule, contract, con) for i, rule in enumerate(contract.rules)),
-            functions_sql(contract),
-        )
+        try:
+            rules = tuple(_compile_rule(i, rule, contract, con) for i, rule in enumerate(contract.rules))
+        except RuleError as exc:
+            raise RuleError(f"the contract {contract.source.name} cannot be used: {exc}") from None
+        compiled = CompiledContract(contract.version, rules, functions_sql(contract))
     _CACHE[cache_key] = compiled
     return compiled
 
