@@ -209,8 +209,8 @@ def render_markdown(contract: Contract | None = None) -> str:
         "written with that row's values.",
         "",
         *_table(
-            ["code", "severity", "points at", "message"],
-            [[f"`{r['code']}`", r["severity"], f"`{r['table']}`" + (f".`{r['column']}`" if r.get("column") else ""), _message(r)] for r in contract.rules],
+            ["code", "severity", "table", "column", "message"],
+            [[f"`{r['code']}`", r["severity"], f"`{r['table']}`", f"`{r['column']}`" if r.get("column") else "", _message(r)] for r in contract.rules],
         ),
         "",
         *_rule_sql(contract),
