@@ -123,14 +123,21 @@ def _usage(command: str, sentence: str) -> None:
     sys.exit(2)
 
 
-def _validation_record(path: Path) -> dict:
-    """One return checked, as the JSON output shows it (module level: runs in worker processes)."""
-    from orchestration.returns.findings import as_records
-    from orchestration.returns.validate import validate_path
+def _validation_records(paths: list[Path]) -> list[dict]:
+    """A batch of returns checked together (the rules run once per batch), as the JSON output
+    shows them (module level: runs in worker processes)."""
+    from orchestration.returns.readers import read_return
+    from orchestration.returns.validate import validate_many
     from orchestration.settings import load_settings
 
     settings = load_settings()
-    checked = validate_path(path, max_expanded_bytes=settings.max_expanded_bytes, reference_dir=settings.reference_dir)
+    reads = [(path, read_return(path, settings.max_expanded_bytes)) for path in paths]
+    return [_validation_record(path, checked) for path, checked in zip(paths, validate_many(reads, reference_dir=settings.reference_dir))]
+
+
+def _validation_record(path: Path, checked) -> dict:
+    from orchestration.returns.findings import as_records
+
     return {
         "path": str(path),
         "status": checked.status,
@@ -155,10 +162,10 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     """
     from orchestration.returns.findings import describe
 
-    from orchestration.parallel import ordered_map
+    from orchestration.parallel import batches, ordered_map
 
     returns, ignored = _discover_all(paths)
-    results = list(ordered_map(_validation_record, returns))
+    results = [r for batch in ordered_map(_validation_records, batches(returns, 20), chunksize=1, parallel_from=2) for r in batch]
     if fmt == "json":
         click.echo(json.dumps(results, indent=2, default=str))
         for passed_over in ignored:

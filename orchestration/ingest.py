@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration import reference
-from orchestration.parallel import ordered_map
+from orchestration.parallel import batches, ordered_map
 from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
 from orchestration.returns.pseudonymise import protect
@@ -126,9 +126,7 @@ BATCH_RETURNS = 50
 
 
 def _batches(todo: list, workers: int | None = None) -> list[list]:
-    per_worker = max(1, len(todo) // (4 * (workers or os.cpu_count() or 1)))
-    size = min(BATCH_RETURNS, per_worker)
-    return [todo[i : i + size] for i in range(0, len(todo), size)]
+    return batches(todo, BATCH_RETURNS, workers)
 
 
 def _prepare_batch(job) -> list[Prepared]:

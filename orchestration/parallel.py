@@ -37,6 +37,13 @@ def ordered_map(
 
 
 
+def batches(items: list, most: int, workers: int | None = None) -> list[list]:
+    """`items` in batches of at most `most`, small enough that every worker gets several."""
+    per_worker = max(1, len(items) // (4 * (workers or os.cpu_count() or 1)))
+    size = min(most, per_worker)
+    return [items[i : i + size] for i in range(0, len(items), size)]
+
+
 def _die_with_parent() -> None:
     """A worker ends when the process that started it does, even on SIGKILL (Linux)."""
     if sys.platform.startswith("linux"):
