@@ -107,3 +107,14 @@ def test_a_contract_with_a_bad_rule_stops_the_run_before_any_return_is_read(cont
     with pytest.raises(ConfigurationError, match=r"monthly-return-v1.1.yaml cannot be used: rule BAD-RULE reads 'secrets'"):
         ingest_landing(settings)
     assert not (settings.data_dir / "findings").exists()
+
+
+def test_a_declared_key_without_its_rule_is_refused(contracts_with_v11):
+    def drop_rule(raw):
+        raw["version"] = "1.1"
+        raw["rules"] = [r for r in raw["rules"] if (r["code"], r["table"]) != ("ROW-DUPLICATE-KEY", "finance")]
+
+    _contract_file(contracts_with_v11, drop_rule)
+    contract = schema.load_contract("1.1")
+    with pytest.raises(RuleError, match="table 'finance' declares a key but no ROW-DUPLICATE-KEY rule checks it"):
+        compile_contract(contract, reference_frames(contract, None))

@@ -126,6 +126,7 @@ def compile_contract(contract: Contract, reference: dict) -> CompiledContract:
     with duckdb.connect() as con:
         prepare_connection(con, contract, reference)
         try:
+            _check_declarations(contract)
             rules = tuple(_compile_rule(i, rule, contract, con) for i, rule in enumerate(contract.rules))
         except RuleError as exc:
             raise RuleError(f"the contract {contract.source.name} cannot be used: {exc}") from None
@@ -136,6 +137,20 @@ def compile_contract(contract: Contract, reference: dict) -> CompiledContract:
 
 def clear_cache() -> None:
     _CACHE.clear()
+
+
+# What a table declares, and the rule that must check it (the declarations word the template and the spec).
+_DECLARED = {"key": "ROW-DUPLICATE-KEY", "rows": "TABLE-ROW-COUNT", "required_codes": "TABLE-CODE-MISSING"}
+
+
+def _check_declarations(contract: Contract) -> None:
+    """Each table's key, row count and required codes has its rule: the two never drift apart unseen."""
+    have = {(r["code"], r["table"]) for r in contract.rules}
+    for table in contract.tables.values():
+        declared = {"key": table.key, "rows": table.rows_min or table.rows_max is not None, "required_codes": table.required_codes}
+        for what, code in _DECLARED.items():
+            if declared[what] and (code, table.name) not in have:
+                raise RuleError(f"table '{table.name}' declares a {what.replace('_', ' ')} but no {code} rule checks it")
 
 
 def _compile_rule(index: int, rule: dict, contract: Contract, con) -> CompiledRule:
