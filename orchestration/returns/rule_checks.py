@@ -79,14 +79,14 @@ def _findings(returns: list[RuleInput], reference_dir: Path | None, today: dt.da
     frames = reference_frames(first, reference_dir)
     compiled = {v: compile_contract(c, frames) for v, c in versions.items()}
     with duckdb.connect() as con:
-        prepare_connection(con, first, frames, _batch_returns(returns, today), _staged(returns))
+        prepare_connection(con, frames, _batch_returns(returns, today), _staged(returns))
         found = []
-        for version, contract in versions.items():
+        for version, contract in versions.items():  # each version's functions, then its rules
             for statement in functions_sql(contract):
                 con.execute(statement)
             found.append(con.execute(compiled[version].sql).df())
-    frame = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
-    return frame.sort_values(["_return", "_rule"], kind="stable").reset_index(drop=True) if len(found) > 1 else frame
+    # each return's findings come from its own version's query, already in order
+    return pd.concat(found, ignore_index=True)
 
 
 def _staged(returns: list[RuleInput]) -> dict[str, pd.DataFrame]:

@@ -23,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from orchestration.returns.schema import Contract, warehouse_columns
+from orchestration.returns.schema import Contract, known_versions, warehouse_columns
 from orchestration.settings import ConfigurationError
 
 STAGED_TYPES = {"int": "BIGINT", "money": "DOUBLE", "date": "DATE", "datetime": "TIMESTAMP", "period": "DATE", "code": "VARCHAR", "text": "VARCHAR"}
@@ -79,15 +79,13 @@ def functions_sql(contract: Contract) -> tuple[str, ...]:
     )
 
 
-def prepare_connection(con: duckdb.DuckDBPyConnection, contract: Contract, reference: dict, returns=None, tables: dict | None = None) -> None:
-    """Give `con` what rules read: the reference tables, the contract's functions, `contract_versions`,
-    `batch_returns` and a staged table per return table (empty unless `tables` holds its rows)."""
+def prepare_connection(con: duckdb.DuckDBPyConnection, reference: dict, returns=None, tables: dict | None = None) -> None:
+    """Give `con` what rules read but the contract's functions (`functions_sql`): the reference tables,
+    `contract_versions`, `batch_returns` and a staged table per return table (empty unless `tables` holds its rows)."""
     for name, frame in reference.items():
         con.register(f"_reference_{name}", frame)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM _reference_{name}")
         con.unregister(f"_reference_{name}")
-    from orchestration.returns.schema import known_versions
-
     versions = ", ".join(f"({_literal(v)}, {i})" for i, v in enumerate(known_versions()))
     con.execute(f"CREATE OR REPLACE TEMP TABLE contract_versions AS SELECT * FROM (VALUES {versions}) AS v(version, ordinal)")
     columns = warehouse_columns()
@@ -110,8 +108,6 @@ def prepare_connection(con: duckdb.DuckDBPyConnection, contract: Contract, refer
         con.register("_returns", returns)
         con.execute("INSERT INTO batch_returns BY NAME SELECT * FROM _returns")
         con.unregister("_returns")
-    for statement in functions_sql(contract):
-        con.execute(statement)
 
 
 _CACHE: dict = {}
@@ -124,7 +120,9 @@ def compile_contract(contract: Contract, reference: dict) -> CompiledContract:
     if cache_key in _CACHE:
         return _CACHE[cache_key]
     with duckdb.connect() as con:
-        prepare_connection(con, contract, reference)
+        prepare_connection(con, reference)
+        for statement in functions_sql(contract):
+            con.execute(statement)
         try:
             _check_declarations(contract)
             rules = tuple(_compile_rule(i, rule, contract, con) for i, rule in enumerate(contract.rules))
@@ -163,8 +161,8 @@ def _compile_rule(index: int, rule: dict, contract: Contract, con) -> CompiledRu
     literals = _PLACEHOLDER.split(rule.get("detail", ""))[::2]
     extra = "".join(f", {expression} AS _d{i}" for i, expression in enumerate(details))
     if "select" in rule:
-        inner = f"SELECT found.row AS row, {'found.shown' if _has_output(rule['select'], 'shown') else 'NULL'} AS shown{extra} FROM ({rule['select']}) AS found"
-        _check_outputs(code, rule["select"], personal)
+        shows = _check_outputs(code, rule["select"], personal)
+        inner = f"SELECT found.row AS row, {'found.shown' if shows else 'NULL'} AS shown{extra} FROM ({rule['select']}) AS found"
     elif "when" in rule:
         show = rule.get("show") or (column if column and column not in personal else "NULL")
         inner = f"SELECT _row AS row, {show} AS shown{extra} FROM {table} WHERE {rule['when']}"
@@ -269,19 +267,16 @@ def _check_shown(code: str, expressions: list[str], personal: set[str]) -> None:
             raise RuleError(f"rule {code} would show personal data ({', '.join(sorted(hit))}) in a finding")
 
 
-def _has_output(select: str, name: str) -> bool:
-    tree = sqlglot.parse_one(select, read="duckdb")
-    return any(p.alias_or_name == name for p in tree.expressions)
-
-
-def _check_outputs(code: str, select: str, personal: set[str]) -> None:
-    """The columns a set rule gives back may not be personal data (what it filters and groups on may)."""
+def _check_outputs(code: str, select: str, personal: set[str]) -> bool:
+    """The columns a set rule gives back may not be personal data (what it filters and groups on may).
+    True when it gives back a `shown` value."""
     tree = sqlglot.parse_one(select, read="duckdb")
     for projection in tree.expressions:
         if projection.alias_or_name == "row":
             continue
         if hit := {c.name for c in projection.find_all(exp.Column)} & personal:
             raise RuleError(f"rule {code} would show personal data ({', '.join(sorted(hit))}) in a finding")
+    return any(p.alias_or_name == "shown" for p in tree.expressions)
 
 
 def _as_text(value: str, sql_type: str) -> str:
