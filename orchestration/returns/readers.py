@@ -1,4 +1,4 @@
-"""Read a return in any of its three forms into one DataFrame of cells per table.
+"""Read a return in any of its three forms into one table of cells per table.
 
 Readers do no checking beyond what it takes to open the file safely: every
 cell comes back as the workbook or CSV holds it (strings, numbers, dates) with
@@ -31,12 +31,35 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # .xls and other old Office files
 
 @dataclass
 class SheetData:
-    """One table as read: cells as found, keyed by the header as written."""
+    """One table as read: cells as found, keyed by the header as written, plus ROW.
+
+    A CSV file's cells stay the Arrow table pyarrow read (every cell a string),
+    so validation types them in SQL without a Python object per cell; a
+    workbook's cells are Python objects (strings, numbers, dates) in a DataFrame.
+    """
 
     source: str
-    frame: pd.DataFrame  # one column per header cell (as written), plus ROW
+    cells: pd.DataFrame | pa.Table  # one column per header cell (as written), plus ROW
     letters: dict[str, str] = field(default_factory=dict)  # header -> Excel letter
     unreadable: bool = False  # its bytes could not be read as a table (already a finding): nothing more to say of it
+
+    @property
+    def is_arrow(self) -> bool:
+        return isinstance(self.cells, pa.Table)
+
+    @property
+    def headers(self) -> list[str]:
+        names = self.cells.column_names if self.is_arrow else list(self.cells.columns)
+        return [n for n in names if n != ROW]
+
+    def rows(self) -> np.ndarray:
+        """The row number of every row read, as the LA sees it."""
+        column = self.cells[ROW]
+        return column.to_numpy() if self.is_arrow else column.to_numpy(dtype="int64")
+
+    def column(self, header: str):
+        """One column's cells: an Arrow array of strings (CSV) or an array of Python objects (workbook)."""
+        return self.cells[header] if self.is_arrow else self.cells[header].to_numpy(dtype=object)
 
 
 @dataclass
@@ -231,12 +254,14 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
             column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False
         ),
     )
-    frame = _object_frame(table)
     lines = _non_blank_lines(data)
     gone = np.asarray(skipped, dtype=np.int64)
     data_lines = np.delete(lines, np.concatenate(([0], gone[(gone > 0) & (gone <= len(lines))] - 1)))
     # values spanning several lines upset the count: then fall back to row order
-    frame[ROW] = data_lines if len(data_lines) == len(frame) else np.arange(2, len(frame) + 2)
+    rows = data_lines if len(data_lines) == table.num_rows else np.arange(2, table.num_rows + 2)
+    if ROW in table.column_names:  # a header spelt like the row column gives way to it, as it always has
+        table = table.drop_columns([ROW])
+    table = table.append_column(ROW, pa.array(rows, type=pa.int64()))
     if bad_rows:  # one call for every broken line: a file of garbage has one per line
         findings.add(
             "ROW-WRONG-FIELD-COUNT",
@@ -245,16 +270,7 @@ def _csv_sheet(name: str, data: bytes, findings: Findings) -> SheetData:
             table=_stem(name),
             rows=_line_numbers(lines, bad_rows),
         )
-    return SheetData(name, frame)
-
-
-def _object_frame(table: pa.Table) -> pd.DataFrame:
-    """The table's cells as Python strings, in one block: a header row of garbage may have thousands
-    of cells, and converting column by column (to_pandas, astype) costs a fixed amount per column."""
-    cells = np.empty((table.num_rows, table.num_columns), dtype=object)
-    for i, column in enumerate(table.columns):
-        cells[:, i] = column.to_numpy(zero_copy_only=False)
-    return pd.DataFrame(cells, columns=pd.Index(table.column_names), dtype=object)
+    return SheetData(name, table)
 
 
 _FIRST_LINE = re.compile("[^\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]*")  # what str.splitlines splits at

@@ -8,22 +8,25 @@ columns. A return with any error is rejected whole by the caller.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 
 from orchestration import reference
-from orchestration.returns import cells
+from orchestration.returns import cell_sql, cells
 from orchestration.returns.findings import Findings
 from orchestration.returns.readers import ROW, ReadResult, SheetData, normalise_name, read_return
 from orchestration.returns.rule_checks import RuleInput, check_rules
 from orchestration.returns.schema import STORABLE_DATES, STORABLE_MONEY_ABS_BELOW, STORABLE_WHOLE_MAX, Contract, Table, known_versions, load_contract
 
 IGNORED_SHEETS = {"guidance", "lists", "readme", "notes", "instructions"}
+_NO_FINDINGS = pd.DataFrame()  # a return's findings until validation has them all
 
 
 @dataclass
@@ -78,10 +81,12 @@ def validate_many(
     of each return, and their order, are those it would get on its own.
     """
     today = today or dt.date.today()
-    shaped = [_shape(path, read) for path, read in returns]
+    contracts = _contracts_for([read for _, read in returns])
+    shaped = [_shape(path, read, contract) for (path, read), contract in zip(returns, contracts)]
     _type_cells(shaped)
     for s in shaped:
-        _gather(s, reference_dir)
+        _gather(s)
+    _identify([s.result for s in shaped if s.readable], reference_dir)
     readable = [s for s in shaped if s.readable]
     checked = check_rules(
         [RuleInput(s.result.contract, s.result.tables, s.letters, s.result.period) for s in readable],
@@ -101,17 +106,17 @@ class _Shaped:
     result: ValidatedReturn
     findings: Findings
     readable: bool
-    columns: dict[str, tuple[pd.DataFrame, dict[str, str], set[str]]] = field(default_factory=dict)
+    columns: dict[str, tuple[dict, dict[str, str], set[str]]] = field(default_factory=dict)  # table -> (its cells by column, letters, missing)
+    arrow: dict[str, bool] = field(default_factory=dict)  # table -> its cells are Arrow strings (CSV)
     by_table: dict[str, Findings] = field(default_factory=dict)  # each table's findings, in the order found
     letters: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
-def _shape(path: Path, read: ReadResult) -> _Shaped:
+def _shape(path: Path, read: ReadResult, contract: Contract) -> _Shaped:
     findings = Findings()
     findings.extend(read.findings)
     sheets = {normalise_name(name): sheet for name, sheet in read.sheets.items()}
-    contract = _contract_for(sheets)
-    result = ValidatedReturn(path=path, form=read.form, contract=contract, tables={}, findings=findings.frame())
+    result = ValidatedReturn(path=path, form=read.form, contract=contract, tables={}, findings=_NO_FINDINGS)  # set at the end
     shaped = _Shaped(result, findings, read.readable)
     if not read.readable:
         return shaped
@@ -121,49 +126,94 @@ def _shape(path: Path, read: ReadResult) -> _Shaped:
         if sheet is None or sheet.unreadable:
             continue
         shaped.by_table[name] = Findings()
-        frame, shaped.letters[name], missing = _columns(table, sheet, shaped.by_table[name])
-        if frame is not None:
-            shaped.columns[name] = (frame, shaped.letters[name], missing)
+        found, shaped.letters[name], missing = _columns(table, sheet, shaped.by_table[name])
+        if found is not None:
+            shaped.columns[name] = (found, shaped.letters[name], missing)
+            shaped.arrow[name] = sheet.is_arrow
     return shaped
 
 
 def _type_cells(shaped: list[_Shaped]) -> None:
-    """Parse the cells of each table once for every return whose columns are laid out alike."""
+    """Type the cells of each table once for every return whose columns are laid out alike:
+    text cells (CSV) cleaned and parsed in one SQL query, workbook cells in pandas."""
     alike: dict[tuple, list[_Shaped]] = {}
     for s in shaped:
         for name, (_, letters, missing) in s.columns.items():
-            layout = (s.result.contract.version, name, tuple(sorted(letters.items())), frozenset(missing))
+            layout = (s.result.contract.version, name, s.arrow[name], tuple(sorted(letters.items())), frozenset(missing))
             alike.setdefault(layout, []).append(s)
-    for (_, name, _, _), members in alike.items():
-        contract = members[0].result.contract
-        _, letters, missing = members[0].columns[name]
-        frames = [m.columns[name][0] for m in members]
-        batch = pd.concat(frames, ignore_index=True)
-        parts = _typed(contract.tables[name], batch, letters, missing, contract, [m.by_table[name] for m in members], [len(f) for f in frames])
-        for member, part in zip(members, parts):
-            member.result.tables[name] = part
+    with contextlib.ExitStack() as stack:
+        con = None  # one in-memory DuckDB for every text table of the batch, opened only if there is one
+        for (_, name, arrow, _, _), members in alike.items():
+            if arrow and con is None:
+                con = stack.enter_context(duckdb.connect())
+            _type_alike(con, name, arrow, members)
 
 
-def _gather(s: _Shaped, reference_dir: Path | None) -> None:
-    """Each table's cell findings into the return's, in table order, and who the return is from."""
+def _type_alike(con, name: str, arrow: bool, members: list[_Shaped]) -> None:
+    """One table of the returns laid out alike, typed together."""
+    contract = members[0].result.contract
+    table = contract.tables[name]
+    _, letters, missing = members[0].columns[name]
+    found = [m.columns[name][0] for m in members]
+    sizes = [len(f[ROW]) for f in found]
+    if arrow:
+        clean = cell_sql.clean_and_parse(con, table, contract, cell_sql.stack(found, table))
+    else:
+        clean = _clean_objects(table, found, sizes)
+    parts = _typed(table, clean, letters, missing, contract, [m.by_table[name] for m in members], len(sizes))
+    for member, part in zip(members, parts):
+        member.result.tables[name] = part
+
+
+def _clean_objects(table: Table, found: list[dict], sizes: list[int]) -> cell_sql.CleanCells:
+    """A workbook's cells stripped and blank rows dropped, as `cell_sql` does for text cells; nothing parsed yet."""
+    n = sum(sizes)
+    stacked = {
+        c.name: np.concatenate([f[c.name] if f.get(c.name) is not None else np.full(len(f[ROW]), None, dtype=object) for f in found])
+        if n else np.empty(0, dtype=object)
+        for c in table.columns
+    }
+    data = {name: cells.clean(pd.Series(values, dtype=object)) for name, values in stacked.items()}
+    keep = ~pd.DataFrame(data).isna().all(axis=1).to_numpy() if data else np.ones(n, dtype=bool)
+    owner = np.repeat(np.arange(len(sizes)), sizes)[keep]
+    rows = pd.Series(np.concatenate([f[ROW] for f in found])[keep] if n else [], dtype="int64")
+    text = {name: values[keep].reset_index(drop=True) for name, values in data.items()}
+    return cell_sql.CleanCells(owner, rows, text, {name: t.isin(cells.EXCEL_ERRORS) for name, t in text.items()}, {})
+
+
+def _gather(s: _Shaped) -> None:
+    """Each table's cell findings into the return's, in table order."""
     if not s.readable:
         return
     for name in s.result.contract.tables:
         if name in s.by_table:
             s.findings.extend(s.by_table[name])
-    _identify(s.result, reference_dir)
 
 
-def _contract_for(sheets: dict[str, SheetData]) -> Contract:
-    """The contract the return says it follows; the newest when it says none we know."""
-    sheet = sheets.get("submission")
-    if sheet is not None:
-        column = next((c for c in sheet.frame.columns if normalise_name(c) == "return_version"), None)
+def _contracts_for(reads: list[ReadResult]) -> list[Contract]:
+    """The contract each return says it follows (its `return_version`), the newest when it says
+    none we know; the batch's version cells are read as text in one call."""
+    cells_found, owners = [], []
+    for number, read in enumerate(reads):
+        sheet = {normalise_name(name): s for name, s in read.sheets.items()}.get("submission")
+        column = next((c for c in sheet.headers if normalise_name(c) == "return_version"), None) if sheet else None
         if column is not None:
-            version, _ = cells.as_text(cells.clean(sheet.frame[column]).dropna())
-            if len(version) and (text := _version_text(version.iloc[0])) in known_versions():
-                return load_contract(text)
-    return load_contract()
+            found = sheet.column(column)
+            found = found.to_numpy(zero_copy_only=False) if sheet.is_arrow else found
+            cells_found.append(found)
+            owners.append(np.full(len(found), number))
+    chosen = [load_contract() for _ in reads]
+    if not cells_found:
+        return chosen
+    owner = np.concatenate(owners)
+    versions = cells.clean(pd.Series(np.concatenate(cells_found), dtype=object)).dropna()
+    versions, _ = cells.as_text(versions)
+    whose = pd.Series(owner[versions.index], index=versions.index)
+    known = known_versions()
+    for at in whose.drop_duplicates().index:  # each return's first version cell
+        if (text := _version_text(versions[at])) in known:
+            chosen[whose[at]] = load_contract(text)
+    return chosen
 
 
 def _version_text(value: str) -> str:
@@ -194,18 +244,20 @@ def _check_sheets(contract: Contract, sheets: dict[str, SheetData], findings: Fi
         )
 
 
-def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.DataFrame | None, dict[str, str], set[str]]:
+def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[dict | None, dict[str, str], set[str]]:
     """The table's contract columns, by contract name, from whatever headers were written.
 
-    Returns the frame (None when the sheet has no recognisable header row), the
-    Excel letters, and the contract columns that were missing.
+    Returns each found column's cells with ROW (None when the sheet has no
+    recognisable header row), the Excel letters, and the contract columns that
+    were missing.
     """
-    frame = sheet.frame
-    header_row = int(frame[ROW].min()) - 1 if len(frame) else 1
+    rows = sheet.rows()
+    header_row = int(rows.min()) - 1 if len(rows) else 1
+    headers = sheet.headers
     by_name: dict[str, list[str]] = {}
-    for header in frame.columns.drop(ROW):
+    for header in headers:
         by_name.setdefault(normalise_name(header.split("\x00")[0]), []).append(header)
-    if len(frame.columns) > 1 and not set(by_name) & set(table.column_names):
+    if headers and not set(by_name) & set(table.column_names):
         # Not one header matches: the header row is missing or something sits above it.
         # Say so once, and show none of the row's cells: they may be a child's details.
         findings.add(
@@ -215,7 +267,7 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
             table=table.name, rows=header_row,
         )
         return None, {}, set(table.column_names)
-    out: dict[str, object] = {ROW: frame[ROW].values}
+    out: dict[str, object] = {ROW: rows}
     letters: dict[str, str] = {}
     missing: set[str] = set()
     for column in table.columns:
@@ -227,14 +279,14 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
                     "COLUMN-MISSING", "error", f"the required column '{column.name}' is missing: add it to the header row",
                     table=table.name, rows=header_row, column=column.name,
                 )
-            out[column.name] = np.full(len(frame), None, dtype=object)
+            out[column.name] = None
             continue
         if len(found) > 1:
             findings.add(
                 "COLUMN-DUPLICATE", "error", f"the column '{column.name}' appears {len(found)} times: keep one",
                 table=table.name, rows=header_row, column=column.name, letter=sheet.letters.get(found[1]),
             )
-        out[column.name] = frame[found[0]].values
+        out[column.name] = sheet.column(found[0])
         letters[column.name] = sheet.letters.get(found[0])
     unknown = [header for headers in by_name.values() for header in headers]
     if unknown:  # one call for them all: a header row of garbage may have thousands of cells
@@ -244,38 +296,35 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[pd.Dat
             table=table.name, rows=pd.Series(header_row, index=shown.index), values=shown,
             letter=pd.Series([sheet.letters.get(header) for header in unknown], dtype=object),
         )
-    return pd.DataFrame(out, index=frame.index), letters, missing
+    return out, letters, missing
 
 
 def _typed(
-    table: Table, frame: pd.DataFrame, letters: dict[str, str], missing: set[str], contract: Contract,
-    findings: list[Findings], sizes: list[int],
+    table: Table, clean: cell_sql.CleanCells, letters: dict[str, str], missing: set[str], contract: Contract,
+    findings: list[Findings], returns: int,
 ) -> list[pd.DataFrame]:
-    """The typed table of each return in `frame` (returns stacked, `sizes` rows each), findings to each its own."""
-    owner = pd.Series(np.repeat(np.arange(len(sizes)), sizes), index=frame.index)
-    data = {c.name: cells.clean(frame[c.name]) for c in table.columns}
-    blank_row = pd.DataFrame(data).isna().all(axis=1)
-    rows = frame[ROW][~blank_row]
-    owner = owner[~blank_row]
-    typed = pd.DataFrame({ROW: rows.astype("int64")})
+    """The typed table of each of the batch's `returns` (their non-blank rows stacked in `clean`),
+    findings to each its own."""
+    owner = pd.Series(clean.owner)
+    rows = clean.rows
+    typed = pd.DataFrame({ROW: rows})
     for column in table.columns:
-        raw = data[column.name][~blank_row]
+        raw = clean.text[column.name]
         flag = _flagger(findings, owner, table, column, letters, rows, raw)
+        excel_error = clean.excel_error[column.name]
         if column.name not in missing:  # a missing column is reported once, not once per row
-            excel_error = raw.isin(cells.EXCEL_ERRORS)
             if excel_error.any():
                 flag("CELL-EXCEL-ERROR", "the cell holds an Excel error: fix the formula or type the value", excel_error)
                 raw = raw.mask(excel_error, None)
             if column.required:
                 flag("CELL-REQUIRED", f"'{column.name}' must not be blank", raw.isna() & ~excel_error)
-        values, problems = _parse(column, raw, contract)
+        values, problems = _parse(column, raw, contract, clean.parsed.get(column.name))
         bad = problems.notna()
         if bad.any():
             flag("CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE", problems, bad)
         values = _ranges(column, values, flag)
         typed[column.name] = values.values
-    typed = typed.reset_index(drop=True)
-    bounds = np.searchsorted(owner.to_numpy(), np.arange(len(sizes) + 1))
+    bounds = np.searchsorted(clean.owner, np.arange(returns + 1))
     return [typed.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
@@ -302,10 +351,27 @@ def _flagger(findings: list[Findings], owner: pd.Series, table: Table, column, l
     return flag
 
 
-def _parse(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Series]:
+def _parse(column, raw: pd.Series, contract: Contract, parsed: pd.Series | None = None) -> tuple[pd.Series, pd.Series]:
+    """The column's values and what to say of each cell that is not one. `parsed` holds what SQL
+    already typed (`cell_sql`): only the cells it left are parsed here."""
+    if parsed is None:
+        return _parse_all(column, raw, contract)
+    rest = raw.notna() & parsed.isna()
+    problems = pd.Series(None, index=raw.index, dtype=object)
+    if column.type == "text":  # the cleaned text is the value (an Excel error's already masked)
+        return raw, problems
+    if not rest.any():
+        return parsed, problems
+    values, said = _parse_all(column, raw[rest], contract)
+    parsed = parsed.copy()
+    parsed[rest] = values
+    problems[rest] = said
+    return parsed, problems
+
+
+def _parse_all(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Series]:
     if column.type == "int":
-        values, problems = cells.as_number(raw, money=False)
-        return values, problems
+        return cells.as_number(raw, money=False)
     if column.type == "money":
         return cells.as_number(raw, money=True)
     if column.type in ("date", "datetime"):
@@ -358,19 +424,23 @@ def _ranges(column, values: pd.Series, flag) -> pd.Series:
     return values.round(2)
 
 
-def _identify(result: ValidatedReturn, reference_dir: Path | None) -> None:
-    """Who and when, from the submission table (never from the file name)."""
-    frame = result.tables.get("submission")
-    if frame is None or frame.empty:
-        return
-    first = frame.iloc[0]
-    submitted = first.get("la_code")
-    result.la_code_submitted = None if pd.isna(submitted) else str(submitted)
-    if result.la_code_submitted:
-        gss = reference.gss_for(pd.Series([result.la_code_submitted]), reference_dir).iloc[0]
-        result.la_code = None if pd.isna(gss) else gss
-    result.period = None if pd.isna(first.get("period")) else first["period"].date()
-    result.return_version = None if pd.isna(first.get("return_version")) else str(first["return_version"])
-    result.submitted_at = None if pd.isna(first.get("submitted_at")) else first["submitted_at"].to_pydatetime()
-
-
+def _identify(results: list[ValidatedReturn], reference_dir: Path | None) -> None:
+    """Who and when, from each submission table (never from the file name); the LA codes of the
+    whole batch looked up in one call."""
+    firsts = []
+    for result in results:
+        frame = result.tables.get("submission")
+        if frame is None or frame.empty:
+            continue
+        first = frame.iloc[0]
+        submitted = first.get("la_code")
+        result.la_code_submitted = None if pd.isna(submitted) else str(submitted)
+        result.period = None if pd.isna(first.get("period")) else first["period"].date()
+        result.return_version = None if pd.isna(first.get("return_version")) else str(first["return_version"])
+        result.submitted_at = None if pd.isna(first.get("submitted_at")) else first["submitted_at"].to_pydatetime()
+        if result.la_code_submitted:
+            firsts.append(result)
+    if firsts:
+        gss = reference.gss_for(pd.Series([r.la_code_submitted for r in firsts], dtype=object), reference_dir)
+        for result, code in zip(firsts, gss):
+            result.la_code = None if pd.isna(code) else code
