@@ -357,16 +357,22 @@ def _parse(column, raw: pd.Series, contract: Contract, parsed: pd.Series | None 
     if parsed is None:
         return _parse_all(column, raw, contract)
     rest = raw.notna() & parsed.isna()
-    problems = pd.Series(None, index=raw.index, dtype=object)
-    if column.type == "text":  # the cleaned text is the value (an Excel error's already masked)
-        return raw, problems
+    if column.type == "text":  # text cells are their own value: as the parser gives them
+        return _parse_all(column, raw, contract)
+    problems = np.full(len(raw), None, dtype=object)
     if not rest.any():
-        return parsed, problems
+        return parsed, pd.Series(problems, index=raw.index, dtype=object)
     values, said = _parse_all(column, raw[rest], contract)
     parsed = parsed.copy()
     parsed[rest] = values
-    problems[rest] = said
-    return parsed, problems
+    problems[rest.to_numpy()] = _nones(said).to_numpy()
+    return parsed, pd.Series(problems, index=raw.index, dtype=object)
+
+
+def _nones(series: pd.Series) -> pd.Series:
+    """An object column with None, never NaN, for a missing cell (as the pandas parsers give it)."""
+    values = series.to_numpy(dtype=object)
+    return pd.Series(np.where(pd.isna(values), None, values), index=series.index, dtype=object)
 
 
 def _parse_all(column, raw: pd.Series, contract: Contract) -> tuple[pd.Series, pd.Series]:
