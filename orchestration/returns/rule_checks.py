@@ -28,7 +28,7 @@ class RuleInput:
     """One readable return as the rules see it."""
 
     contract: Contract
-    tables: dict[str, pd.DataFrame]  # typed, with ROW
+    tables: frozenset[str]  # the tables it has (typed; the rows are staged)
     letters: dict[str, dict[str, str]]  # table -> column -> Excel letter
     period: dt.date | None  # the reporting month's first day, when the return says one
 
@@ -53,12 +53,15 @@ def check_contracts(reference_dir: Path | None) -> None:
         compile_contract(contract, reference_frames(contract, reference_dir))
 
 
-def check_rules(returns: list[RuleInput], *, reference_dir: Path | None, today: dt.date) -> list[Findings]:
-    """Each return's rule findings, all returns checked together."""
+def check_rules(
+    returns: list[RuleInput], staged: dict[str, pd.DataFrame], *, reference_dir: Path | None, today: dt.date
+) -> list[Findings]:
+    """Each return's rule findings, all returns checked together. `staged` holds each table's typed
+    rows of every return, stacked as validation typed them, with the return's place in `returns` as `_return`."""
     out = [Findings() for _ in returns]
     if not returns:
         return out
-    frame = _findings(returns, reference_dir, today)
+    frame = _findings(returns, reference_dir, today, _ordered(staged))
     if frame.empty:
         return out
     for (number, index), hits in frame.groupby(["_return", "_rule"], sort=False):
@@ -73,13 +76,13 @@ def check_rules(returns: list[RuleInput], *, reference_dir: Path | None, today: 
     return out
 
 
-def _findings(returns: list[RuleInput], reference_dir: Path | None, today: dt.date) -> pd.DataFrame:
+def _findings(returns: list[RuleInput], reference_dir: Path | None, today: dt.date, staged: dict[str, pd.DataFrame]) -> pd.DataFrame:
     versions = {r.contract.version: r.contract for r in returns}
     first = next(iter(versions.values()))
     frames = reference_frames(first, reference_dir)
     compiled = {v: compile_contract(c, frames) for v, c in versions.items()}
     with duckdb.connect() as con:
-        prepare_connection(con, frames, _batch_returns(returns, today), _staged(returns))
+        prepare_connection(con, frames, _batch_returns(returns, today), staged)
         found = []
         for version, contract in versions.items():  # each version's functions, then its rules
             for statement in functions_sql(contract):
@@ -89,16 +92,14 @@ def _findings(returns: list[RuleInput], reference_dir: Path | None, today: dt.da
     return pd.concat(found, ignore_index=True)
 
 
-def _staged(returns: list[RuleInput]) -> dict[str, pd.DataFrame]:
-    """Every return's rows of each table, one under another, each row with its return's number."""
-    staged = {}
+def _ordered(staged: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Stacked tables in the staged layout: `_return`, `_row`, then every column the warehouse has."""
+    out = {}
     for table, columns in warehouse_columns().items():
-        parts = [r.tables[table].assign(_return=i) for i, r in enumerate(returns) if table in r.tables and len(r.tables[table])]
-        if parts:
-            frame = pd.concat(parts, ignore_index=True)
-            names = [c.name for c in columns]
-            staged[table] = frame.reindex(columns=["_return", ROW, *names]).rename(columns={ROW: "_row"})
-    return staged
+        frame = staged.get(table)
+        if frame is not None and len(frame):
+            out[table] = frame.reindex(columns=["_return", ROW, *(c.name for c in columns)]).rename(columns={ROW: "_row"})
+    return out
 
 
 def _batch_returns(returns: list[RuleInput], today: dt.date) -> pd.DataFrame:

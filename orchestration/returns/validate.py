@@ -83,13 +83,15 @@ def validate_many(
     today = today or dt.date.today()
     contracts = _contracts_for([read for _, read in returns])
     shaped = [_shape(path, read, contract) for (path, read), contract in zip(returns, contracts)]
-    _type_cells(shaped)
+    readable = [s for s in shaped if s.readable]
+    for number, s in enumerate(readable):
+        s.number = number
+    staged = _type_cells(shaped)
     for s in shaped:
         _gather(s)
-    _identify([s.result for s in shaped if s.readable], reference_dir)
-    readable = [s for s in shaped if s.readable]
+    _identify([s.result for s in readable], reference_dir)
     checked = check_rules(
-        [RuleInput(s.result.contract, s.result.tables, s.letters, s.result.period) for s in readable],
+        [RuleInput(s.result.contract, frozenset(s.result.tables), s.letters, s.result.period) for s in readable], staged,
         reference_dir=reference_dir, today=today,
     )
     for s, found in zip(readable, checked):
@@ -110,6 +112,7 @@ class _Shaped:
     arrow: dict[str, bool] = field(default_factory=dict)  # table -> its cells are Arrow strings (CSV)
     by_table: dict[str, Findings] = field(default_factory=dict)  # each table's findings, in the order found
     letters: dict[str, dict[str, str]] = field(default_factory=dict)
+    number: int = -1  # its place among the batch's readable returns (the rules' `_return`)
 
 
 def _shape(path: Path, read: ReadResult, contract: Contract) -> _Shaped:
@@ -133,9 +136,11 @@ def _shape(path: Path, read: ReadResult, contract: Contract) -> _Shaped:
     return shaped
 
 
-def _type_cells(shaped: list[_Shaped]) -> None:
+def _type_cells(shaped: list[_Shaped]) -> dict[str, pd.DataFrame]:
     """Type the cells of each table once for every return whose columns are laid out alike:
-    text cells (CSV) cleaned and parsed in one SQL query, workbook cells in pandas."""
+    text cells (CSV) cleaned and parsed in one SQL query, workbook cells in pandas. Returns each
+    table's typed rows of the whole batch, stacked, each with its return's `number` as `_return`."""
+    staged: dict[str, list[pd.DataFrame]] = {}
     alike: dict[tuple, list[_Shaped]] = {}
     for s in shaped:
         for name, (_, letters, missing) in s.columns.items():
@@ -146,10 +151,11 @@ def _type_cells(shaped: list[_Shaped]) -> None:
         for (_, name, arrow, _, _), members in alike.items():
             if arrow and con is None:
                 con = stack.enter_context(duckdb.connect())
-            _type_alike(con, name, arrow, members)
+            _type_alike(con, name, arrow, members, staged)
+    return {name: pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0] for name, parts in staged.items()}
 
 
-def _type_alike(con, name: str, arrow: bool, members: list[_Shaped]) -> None:
+def _type_alike(con, name: str, arrow: bool, members: list[_Shaped], staged: dict[str, list[pd.DataFrame]]) -> None:
     """One table of the returns laid out alike, typed together."""
     contract = members[0].result.contract
     table = contract.tables[name]
@@ -160,9 +166,12 @@ def _type_alike(con, name: str, arrow: bool, members: list[_Shaped]) -> None:
         clean = cell_sql.clean_and_parse(con, table, contract, cell_sql.stack(found, table))
     else:
         clean = _clean_objects(table, found, sizes)
-    parts = _typed(table, clean, letters, missing, contract, [m.by_table[name] for m in members], len(sizes))
-    for member, part in zip(members, parts):
-        member.result.tables[name] = part
+    typed = _typed(table, clean, letters, missing, contract, [m.by_table[name] for m in members])
+    bounds = np.searchsorted(clean.owner, np.arange(len(members) + 1))
+    for member, a, b in zip(members, bounds[:-1], bounds[1:]):
+        member.result.tables[name] = typed.iloc[a:b].reset_index(drop=True)
+    # the rules read the batch's tables stacked: this group's rows, each with its return's place in the batch
+    staged.setdefault(name, []).append(typed.assign(_return=np.array([m.number for m in members])[clean.owner]))
 
 
 def _clean_objects(table: Table, found: list[dict], sizes: list[int]) -> cell_sql.CleanCells:
@@ -301,10 +310,9 @@ def _columns(table: Table, sheet: SheetData, findings: Findings) -> tuple[dict |
 
 def _typed(
     table: Table, clean: cell_sql.CleanCells, letters: dict[str, str], missing: set[str], contract: Contract,
-    findings: list[Findings], returns: int,
-) -> list[pd.DataFrame]:
-    """The typed table of each of the batch's `returns` (their non-blank rows stacked in `clean`),
-    findings to each its own."""
+    findings: list[Findings],
+) -> pd.DataFrame:
+    """The typed rows of the returns stacked in `clean` (their non-blank rows), findings to each its own."""
     owner = pd.Series(clean.owner)
     rows = clean.rows
     typed = pd.DataFrame({ROW: rows})
@@ -324,8 +332,7 @@ def _typed(
             flag("CELL-CODE-UNKNOWN" if column.type == "code" else "CELL-WRONG-TYPE", problems, bad)
         values = _ranges(column, values, flag)
         typed[column.name] = values.values
-    bounds = np.searchsorted(clean.owner, np.arange(returns + 1))
-    return [typed.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
+    return typed
 
 
 def _flagger(findings: list[Findings], owner: pd.Series, table: Table, column, letters: dict[str, str], rows: pd.Series, raw: pd.Series):
