@@ -33,7 +33,7 @@ from orchestration.returns.readers import ROW
 from orchestration.returns.rule_checks import check_contracts
 from orchestration.returns.schema import load_contract
 from orchestration.returns.readers import read_return
-from orchestration.returns.validate import ValidatedReturn, validate_many
+from orchestration.returns.validate import ValidatedBatch, ValidatedReturn, validate_batch
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema, insert_frame, refresh_current, writer_lock
 
@@ -181,8 +181,9 @@ def prepare_many(batch: list[tuple[Path, str]], settings: Settings, received_at:
     """Archive, validate, report and (when accepted) pseudonymise a batch of returns."""
     kept = [_archived(path, digest, settings) for path, digest in batch]
     read = [(path, read_return(path, settings.max_expanded_bytes)) for path, _ in batch]
-    checked = validate_many(read, reference_dir=settings.reference_dir)
-    stored = _protected(checked, [digest for _, digest in batch], settings)
+    validated = validate_batch(read, reference_dir=settings.reference_dir)
+    checked = validated.returns
+    stored = _protected(validated, [digest for _, digest in batch], settings)
     return [
         _prepared(c, path, digest, settings, received_at, k, tables)
         for c, (path, digest), k, tables in zip(checked, batch, kept, stored)
@@ -324,25 +325,34 @@ def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _protected(checked: list[ValidatedReturn], digests: list[str], settings: Settings) -> list[dict[str, pd.DataFrame]]:
+def _protected(validated: ValidatedBatch, digests: list[str], settings: Settings) -> list[dict[str, pd.DataFrame]]:
     """Each accepted return's tables as they may be stored; nothing for a rejected one.
 
-    The returns' tables are pseudonymised stacked (a call per column, whatever the batch), then parted.
+    Each table's rows of the whole batch, stacked as validation typed them, are pseudonymised
+    together (a call per column and contract version, whatever the batch), then parted by return.
     """
+    checked = validated.returns
     out: list[dict[str, pd.DataFrame]] = [{} for _ in checked]
-    accepted = [i for i, c in enumerate(checked) if c.status != "rejected"]
-    names = dict.fromkeys((name, checked[i].contract.version) for i in accepted for name in checked[i].tables)
-    for name, version in names:
-        members = [i for i in accepted if name in checked[i].tables and checked[i].contract.version == version]
-        frames = [checked[i].tables[name] for i in members]
-        sizes = [len(f) for f in frames]
-        stacked = pd.concat(frames, ignore_index=True)
-        la = pd.Series(np.repeat([checked[i].la_code for i in members], sizes), index=stacked.index)
-        stored = protect(checked[members[0]].contract.tables[name], stacked, la, settings.pseudonym_key)
-        stored = stored.rename(columns={ROW: "source_row"}).assign(submission_id=np.repeat([digests[i] for i in members], sizes))
-        starts = np.cumsum([0, *sizes])
-        for i, a, b in zip(members, starts[:-1], starts[1:]):
-            out[i][name] = stored.iloc[a:b].reset_index(drop=True)
+    accepted = np.array([c.status != "rejected" for c in checked], dtype=bool)
+    la_codes = np.array([c.la_code for c in checked], dtype=object)
+    versions = np.array([c.contract.version for c in checked], dtype=object)
+    for name, frame in validated.tables.items():
+        whose = frame["_return"].to_numpy()
+        keep = accepted[whose]
+        if not keep.any():
+            continue
+        order = np.flatnonzero(keep)[np.argsort(whose[keep], kind="stable")]  # each return's rows together, in order
+        rows, whose = frame.iloc[order].drop(columns="_return").reset_index(drop=True), whose[order]
+        for version in dict.fromkeys(versions[whose]):
+            of_version = versions[whose] == version
+            part = rows[of_version].reset_index(drop=True)
+            table = checked[int(whose[of_version][0])].contract.tables[name]
+            part = protect(table, part[[ROW, *table.column_names]], pd.Series(la_codes[whose[of_version]]), settings.pseudonym_key)
+            part = part.rename(columns={ROW: "source_row"}).assign(submission_id=np.array(digests, dtype=object)[whose[of_version]])
+            mine = whose[of_version]
+            starts = np.flatnonzero(np.r_[True, mine[1:] != mine[:-1]])
+            for a, b in zip(starts, np.r_[starts[1:], len(mine)]):
+                out[int(mine[a])][name] = part.iloc[a:b].reset_index(drop=True)
     return out
 
 

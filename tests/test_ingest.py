@@ -461,14 +461,14 @@ def test_a_batch_that_cannot_be_checked_together_is_checked_return_by_return(tmp
     good = write_return(good_tables(), landing / "a-good.xlsx", "xlsx")
     broken = write_case("missing_column", landing / "b", "xlsx")
     settings = settings_for(landing, tmp_path / "data")
-    together = ingest.validate_many
+    together = ingest.validate_batch
 
     def fails_on_batches(returns, **kwargs):
         if len(returns) > 1:
             raise RuntimeError("a fault that only a batch meets")
         return together(returns, **kwargs)
 
-    monkeypatch.setattr(ingest, "validate_many", fails_on_batches)
+    monkeypatch.setattr(ingest, "validate_batch", fails_on_batches)
     with caplog.at_level(logging.WARNING, logger="orchestration.ingest"):
         prepared = ingest._prepare_batch(([(good, sha256(good)), (broken, sha256(broken))], settings, dt.datetime(2023, 10, 21)))
 

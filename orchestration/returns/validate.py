@@ -69,9 +69,25 @@ def validate(path: Path, read: ReadResult, *, reference_dir: Path | None = None,
     return validate_many([(path, read)], reference_dir=reference_dir, today=today)[0]
 
 
+@dataclass
+class ValidatedBatch:
+    """A batch's returns after validation, and each table's typed rows of all of them stacked,
+    each row with its return's place in `returns` (`_return`): what ingest stores, taken as is."""
+
+    returns: list[ValidatedReturn]
+    tables: dict[str, pd.DataFrame]
+
+
 def validate_many(
     returns: list[tuple[Path, ReadResult]], *, reference_dir: Path | None = None, today: dt.date | None = None
 ) -> list[ValidatedReturn]:
+    """Validate a batch of returns, each exactly as if alone (see `validate_batch`)."""
+    return validate_batch(returns, reference_dir=reference_dir, today=today).returns
+
+
+def validate_batch(
+    returns: list[tuple[Path, ReadResult]], *, reference_dir: Path | None = None, today: dt.date | None = None
+) -> ValidatedBatch:
     """Validate a batch of returns, each exactly as if alone.
 
     Parsing cells costs a fixed amount per column call, whatever the rows, so
@@ -98,7 +114,8 @@ def validate_many(
         s.findings.extend(found)
     for s in shaped:
         s.result.findings = s.findings.frame()
-    return [s.result for s in shaped]
+    place = np.array([i for i, s in enumerate(shaped) if s.readable], dtype=np.int64)  # readable number -> place in the batch
+    return ValidatedBatch([s.result for s in shaped], {name: frame.assign(_return=place[frame["_return"].to_numpy()]) for name, frame in staged.items()})
 
 
 @dataclass
