@@ -43,18 +43,23 @@ def _one_column_table(kind: str) -> tuple[Table, object]:
     return dataclasses.replace(contract.tables[table_name], columns=(column,)), column
 
 
-@pytest.mark.parametrize("kind", sorted(SPELLINGS))
-def test_sql_typing_gives_what_the_pandas_parsers_give(kind):
-    contract = load_contract()
-    table, column = _one_column_table(kind)
-    spelt = SPELLINGS[kind]
+def _typed_in_sql(table: Table, column, contract, spelt: list[str]) -> cell_sql.CleanCells:
+    """One return's column of `spelt` cells (rows 2, 3, ...) through `cell_sql`."""
     stacked = pa.table({
         cell_sql.OWNER: pa.array(np.zeros(len(spelt), dtype=np.int32)),
         ROW: pa.array(np.arange(2, len(spelt) + 2), type=pa.int64()),
         column.name: pa.array(spelt, type=pa.string()),
     })
     with duckdb.connect() as con:
-        clean = cell_sql.clean_and_parse(con, table, contract, stacked)
+        return cell_sql.clean_and_parse(con, table, contract, stacked)
+
+
+@pytest.mark.parametrize("kind", sorted(SPELLINGS))
+def test_sql_typing_gives_what_the_pandas_parsers_give(kind):
+    contract = load_contract()
+    table, column = _one_column_table(kind)
+    spelt = SPELLINGS[kind]
+    clean = _typed_in_sql(table, column, contract, spelt)
 
     by_pandas = cells.clean(pd.Series(spelt, dtype=object))
     kept = by_pandas.notna()
@@ -75,13 +80,7 @@ def test_sql_parses_the_plain_spellings_and_leaves_the_rest():
     contract = load_contract()
     table, column = _one_column_table("int")
     spelt = ["12", "-3", "1_000", "1,234", "1e3", "+4"]
-    stacked = pa.table({
-        cell_sql.OWNER: pa.array(np.zeros(len(spelt), dtype=np.int32)),
-        ROW: pa.array(np.arange(2, len(spelt) + 2), type=pa.int64()),
-        column.name: pa.array(spelt, type=pa.string()),
-    })
-    with duckdb.connect() as con:
-        clean = cell_sql.clean_and_parse(con, table, contract, stacked)
+    clean = _typed_in_sql(table, column, contract, spelt)
     assert clean.parsed[column.name].tolist()[:2] == [12.0, -3.0]
     assert clean.parsed[column.name].iloc[2:].isna().all()
 
