@@ -33,7 +33,7 @@ from orchestration.returns.readers import ROW
 from orchestration.returns.rule_checks import check_contracts
 from orchestration.returns.schema import load_contract
 from orchestration.returns.readers import read_return
-from orchestration.returns.validate import ValidatedBatch, ValidatedReturn, validate_batch
+from orchestration.returns.validate import ValidatedBatch, ValidatedReturn, parted, validate_batch
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema, insert_frame, refresh_current, writer_lock
 
@@ -336,23 +336,18 @@ def _protected(validated: ValidatedBatch, digests: list[str], settings: Settings
     accepted = np.array([c.status != "rejected" for c in checked], dtype=bool)
     la_codes = np.array([c.la_code for c in checked], dtype=object)
     versions = np.array([c.contract.version for c in checked], dtype=object)
+    ids = np.array(digests, dtype=object)
     for name, frame in validated.tables.items():
         whose = frame["_return"].to_numpy()
-        keep = accepted[whose]
-        if not keep.any():
-            continue
-        order = np.flatnonzero(keep)[np.argsort(whose[keep], kind="stable")]  # each return's rows together, in order
-        rows, whose = frame.iloc[order].drop(columns="_return").reset_index(drop=True), whose[order]
-        for version in dict.fromkeys(versions[whose]):
-            of_version = versions[whose] == version
-            part = rows[of_version].reset_index(drop=True)
-            table = checked[int(whose[of_version][0])].contract.tables[name]
-            part = protect(table, part[[ROW, *table.column_names]], pd.Series(la_codes[whose[of_version]]), settings.pseudonym_key)
-            part = part.rename(columns={ROW: "source_row"}).assign(submission_id=np.array(digests, dtype=object)[whose[of_version]])
-            mine = whose[of_version]
-            starts = np.flatnonzero(np.r_[True, mine[1:] != mine[:-1]])
-            for a, b in zip(starts, np.r_[starts[1:], len(mine)]):
-                out[int(mine[a])][name] = part.iloc[a:b].reset_index(drop=True)
+        for version in dict.fromkeys(versions[whose[accepted[whose]]]):
+            part = frame[accepted[whose] & (versions[whose] == version)].sort_values("_return", kind="stable")
+            owner = part["_return"].to_numpy()
+            table = checked[owner[0]].contract.tables[name]
+            part = protect(table, part[[ROW, *table.column_names]].reset_index(drop=True), pd.Series(la_codes[owner]), settings.pseudonym_key)
+            part = part.rename(columns={ROW: "source_row"}).assign(submission_id=ids[owner])
+            for i, piece in enumerate(parted(part, owner, len(checked))):
+                if len(piece):
+                    out[i][name] = piece
     return out
 
 

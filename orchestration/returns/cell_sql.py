@@ -36,18 +36,16 @@ WHITESPACE = "".join(ch for ch in map(chr, range(sys.maxunicode + 1)) if ch.issp
 # DuckDB's trim with a set of characters is slow (about 40 ms per 100,000 cells); a cell with
 # whitespace at either end is rare, so only those are trimmed.
 _EDGE = f"^[{WHITESPACE}]|[{WHITESPACE}]$"
-_PLAIN = {
-    "int": r"-?[0-9]{1,15}(\.[0-9]{1,15})?",
-    "money": r"-?[0-9]{1,15}(\.[0-9]{1,15})?",
-    "date": r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}",
-    "period": r"[1-9][0-9]{3}-[0-9]{2}",
-}
+_NUMBER = r"-?[0-9]{1,15}(\.[0-9]{1,15})?"  # counts and money alike
+_DATE = r"[1-9][0-9]{3}-[0-9]{2}-[0-9]{2}"
+_MONTH = r"[1-9][0-9]{3}-[0-9]{2}"
 
 
 @dataclass
 class CleanCells:
     """The batch's non-blank rows: who each is from, its row, and per column its cleaned text,
-    whether it holds an Excel error, and its value when written plainly (missing otherwise)."""
+    whether it holds an Excel error, and its value when written plainly (missing otherwise; no
+    entry for a column the pandas parsers type whole: text, and every column of a workbook)."""
 
     owner: np.ndarray
     rows: pd.Series
@@ -56,18 +54,19 @@ class CleanCells:
     parsed: dict[str, pd.Series]
 
 
-def _parsed_sql(column, t: str, params: dict) -> str:
+def _parsed_sql(column, t: str) -> str | None:
+    """SQL for the value of a plainly written cell `t` of `column` (NULL otherwise); None for text,
+    whose cleaned cell is its value."""
     if column.type in ("int", "money"):
-        return f"CASE WHEN regexp_full_match({t}, '{_PLAIN[column.type]}') THEN CAST({t} AS DOUBLE) END"
+        return f"CASE WHEN regexp_full_match({t}, '{_NUMBER}') THEN CAST({t} AS DOUBLE) END"
     if column.type == "date":
-        return f"CAST(CASE WHEN regexp_full_match({t}, '{_PLAIN['date']}') THEN TRY_CAST({t} AS DATE) END AS TIMESTAMP)"
+        return f"CAST(CASE WHEN regexp_full_match({t}, '{_DATE}') THEN TRY_CAST({t} AS DATE) END AS TIMESTAMP)"
     if column.type == "period":
-        return f"CAST(CASE WHEN regexp_full_match({t}, '{_PLAIN['period']}') THEN TRY_CAST({t} || '-01' AS DATE) END AS TIMESTAMP)"
+        return f"CAST(CASE WHEN regexp_full_match({t}, '{_MONTH}') THEN TRY_CAST({t} || '-01' AS DATE) END AS TIMESTAMP)"
     if column.type == "code":
-        name = f"codes_{column.code_list}"
-        return f"CASE WHEN list_contains(${name}, {t}) THEN {t} END"
+        return f"CASE WHEN list_contains($codes_{column.code_list}, {t}) THEN {t} END"
     if column.type == "text":
-        return t
+        return None
     return "NULL::TIMESTAMP"  # a date and time: one cell a return, typed by the column parsers
 
 
@@ -83,7 +82,9 @@ def batch_query(table: Table, contract: Contract) -> tuple[str, dict]:
         t = f"t{i}"
         if column.type == "code":
             params[f"codes_{column.code_list}"] = list(contract.code_lists[column.code_list].codes)
-        outputs += [t, f"coalesce(list_contains($excel_errors, {t}), false) AS e{i}", f"{_parsed_sql(column, t, params)} AS p{i}"]
+        outputs += [t, f"coalesce(list_contains($excel_errors, {t}), false) AS e{i}"]
+        if (parsed := _parsed_sql(column, t)) is not None:
+            outputs.append(f"{parsed} AS p{i}")
     not_blank = " OR ".join(f"t{i} IS NOT NULL" for i in range(len(table.columns))) or "false"
     sql = (
         f"SELECT {OWNER}, {ROW}, {', '.join(outputs)} FROM "
@@ -106,7 +107,9 @@ def clean_and_parse(con: duckdb.DuckDBPyConnection, table: Table, contract: Cont
     for i, column in enumerate(table.columns):
         text[column.name] = as_series(f"t{i}", dtype=object)
         errors[column.name] = as_series(f"e{i}", dtype=bool)
-        if column.type in ("code", "text"):
+        if column.type == "text":
+            continue
+        if column.type == "code":
             parsed[column.name] = as_series(f"p{i}", dtype=object)
         elif column.type in ("date", "datetime", "period"):
             parsed[column.name] = as_series(f"p{i}").astype("datetime64[us]")

@@ -61,6 +61,11 @@ class SheetData:
         """One column's cells: an Arrow array of strings (CSV) or an array of Python objects (workbook)."""
         return self.cells[header] if self.is_arrow else self.cells[header].to_numpy(dtype=object)
 
+    def objects(self, header: str) -> np.ndarray:
+        """One column's cells as Python objects, whatever the form."""
+        found = self.column(header)
+        return found.to_numpy(zero_copy_only=False) if self.is_arrow else found
+
 
 @dataclass
 class ReadResult:

@@ -178,33 +178,38 @@ def _type_alike(con, name: str, arrow: bool, members: list[_Shaped], staged: dic
     table = contract.tables[name]
     _, letters, missing = members[0].columns[name]
     found = [m.columns[name][0] for m in members]
-    sizes = [len(f[ROW]) for f in found]
     if arrow:
         clean = cell_sql.clean_and_parse(con, table, contract, cell_sql.stack(found, table))
     else:
-        clean = _clean_objects(table, found, sizes)
+        clean = _clean_objects(table, found)
     typed = _typed(table, clean, letters, missing, contract, [m.by_table[name] for m in members])
-    bounds = np.searchsorted(clean.owner, np.arange(len(members) + 1))
-    for member, a, b in zip(members, bounds[:-1], bounds[1:]):
-        member.result.tables[name] = typed.iloc[a:b].reset_index(drop=True)
+    for member, part in zip(members, parted(typed, clean.owner, len(members))):
+        member.result.tables[name] = part
     # the rules read the batch's tables stacked: this group's rows, each with its return's place in the batch
     staged.setdefault(name, []).append(typed.assign(_return=np.array([m.number for m in members])[clean.owner]))
 
 
-def _clean_objects(table: Table, found: list[dict], sizes: list[int]) -> cell_sql.CleanCells:
+def _clean_objects(table: Table, found: list[dict]) -> cell_sql.CleanCells:
     """A workbook's cells stripped and blank rows dropped, as `cell_sql` does for text cells; nothing parsed yet."""
-    n = sum(sizes)
-    stacked = {
-        c.name: np.concatenate([f[c.name] if f.get(c.name) is not None else np.full(len(f[ROW]), None, dtype=object) for f in found])
-        if n else np.empty(0, dtype=object)
+    sizes = [len(f[ROW]) for f in found]
+    data = {
+        c.name: cells.clean(pd.Series(np.concatenate([
+            np.full(n, None, dtype=object) if f[c.name] is None else f[c.name] for f, n in zip(found, sizes)
+        ]), dtype=object))
         for c in table.columns
     }
-    data = {name: cells.clean(pd.Series(values, dtype=object)) for name, values in stacked.items()}
-    keep = ~pd.DataFrame(data).isna().all(axis=1).to_numpy() if data else np.ones(n, dtype=bool)
+    keep = pd.DataFrame(data).notna().any(axis=1).to_numpy()
     owner = np.repeat(np.arange(len(sizes)), sizes)[keep]
-    rows = pd.Series(np.concatenate([f[ROW] for f in found])[keep] if n else [], dtype="int64")
+    rows = pd.Series(np.concatenate([f[ROW] for f in found])[keep], dtype="int64")
     text = {name: values[keep].reset_index(drop=True) for name, values in data.items()}
     return cell_sql.CleanCells(owner, rows, text, {name: t.isin(cells.EXCEL_ERRORS) for name, t in text.items()}, {})
+
+
+def parted(frame: pd.DataFrame, owner: np.ndarray, owners: int) -> list[pd.DataFrame]:
+    """`frame` parted by `owner` (sorted: each owner's rows together, in order): one part for
+    each of `owners`, empty for an owner with no rows."""
+    bounds = np.searchsorted(owner, np.arange(owners + 1))
+    return [frame.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
 
 
 def _gather(s: _Shaped) -> None:
@@ -217,28 +222,24 @@ def _gather(s: _Shaped) -> None:
 
 
 def _contracts_for(reads: list[ReadResult]) -> list[Contract]:
-    """The contract each return says it follows (its `return_version`), the newest when it says
-    none we know; the batch's version cells are read as text in one call."""
-    cells_found, owners = [], []
+    """The contract each return says it follows (its first `return_version`), the newest when it
+    says none we know; the batch's version cells are read as text in one call."""
+    found, owners = [], []
     for number, read in enumerate(reads):
         sheet = {normalise_name(name): s for name, s in read.sheets.items()}.get("submission")
         column = next((c for c in sheet.headers if normalise_name(c) == "return_version"), None) if sheet else None
         if column is not None:
-            found = sheet.column(column)
-            found = found.to_numpy(zero_copy_only=False) if sheet.is_arrow else found
-            cells_found.append(found)
-            owners.append(np.full(len(found), number))
+            found.append(sheet.objects(column))
+            owners.append(np.full(len(found[-1]), number))
     chosen = [load_contract() for _ in reads]
-    if not cells_found:
+    if not found:
         return chosen
-    owner = np.concatenate(owners)
-    versions = cells.clean(pd.Series(np.concatenate(cells_found), dtype=object)).dropna()
-    versions, _ = cells.as_text(versions)
-    whose = pd.Series(owner[versions.index], index=versions.index)
+    versions, _ = cells.as_text(cells.clean(pd.Series(np.concatenate(found), dtype=object)).dropna())
+    firsts = pd.Series(versions.to_numpy(), index=np.concatenate(owners)[versions.index])
     known = known_versions()
-    for at in whose.drop_duplicates().index:  # each return's first version cell
-        if (text := _version_text(versions[at])) in known:
-            chosen[whose[at]] = load_contract(text)
+    for number, version in firsts[~firsts.index.duplicated()].items():
+        if (text := _version_text(version)) in known:
+            chosen[number] = load_contract(text)
     return chosen
 
 
@@ -381,8 +382,6 @@ def _parse(column, raw: pd.Series, contract: Contract, parsed: pd.Series | None 
     if parsed is None:
         return _parse_all(column, raw, contract)
     rest = raw.notna() & parsed.isna()
-    if column.type == "text":  # text cells are their own value: as the parser gives them
-        return _parse_all(column, raw, contract)
     problems = np.full(len(raw), None, dtype=object)
     if not rest.any():
         return parsed, pd.Series(problems, index=raw.index, dtype=object)
