@@ -33,7 +33,7 @@ from orchestration.returns.readers import ROW
 from orchestration.returns.rule_checks import check_contracts
 from orchestration.returns.schema import load_contract
 from orchestration.returns.readers import read_return
-from orchestration.returns.validate import ValidatedBatch, ValidatedReturn, parted, validate_batch
+from orchestration.returns.validate import SlicedTables, ValidatedBatch, ValidatedReturn, cut_runs, validate_batch
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema, insert_frame, refresh_current, writer_lock
 
@@ -74,7 +74,7 @@ class Prepared:
 
     ledger: dict
     findings: pd.DataFrame
-    tables: dict[str, pd.DataFrame]  # pseudonymised; empty when rejected
+    tables: SlicedTables  # pseudonymised; empty when rejected
     outcome: Outcome
     checked: ValidatedReturn | None = None  # without its tables: to reject it should it fail to store
     kept: Path | None = None
@@ -157,7 +157,7 @@ def _prepare_safely(job) -> Prepared:
         )
         checked = ValidatedReturn(path=path, form=None, contract=load_contract(), tables={}, findings=findings.frame())
         kept = _archived(path, digest, settings)
-        return _prepared(checked, path, digest, settings, received_at, kept, tables={})
+        return _prepared(checked, path, digest, settings, received_at, kept, tables=SlicedTables())
 
 
 def _archived(path: Path, digest: str, settings: Settings) -> Path | None:
@@ -191,11 +191,11 @@ def prepare_many(batch: list[tuple[Path, str]], settings: Settings, received_at:
 
 
 def _prepared(
-    checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept, tables: dict
+    checked: ValidatedReturn, path: Path, digest: str, settings: Settings, received_at: dt.datetime, kept, tables: SlicedTables
 ) -> Prepared:
     source = _relative(path, settings.landing)
     reports = _report(checked, source, digest, received_at, settings)
-    placements = len(tables.get("placements", ()))
+    placements = tables.rows("placements")
     ledger = {
         "submission_id": digest,
         "source_path": source,
@@ -288,7 +288,7 @@ def _unstorable(p: Prepared, table: str, settings: Settings, received_at: dt.dat
     )
     others = [p.checked.findings] if keep_findings else []
     checked = dataclasses.replace(p.checked, findings=pd.concat([findings.frame(), *others], ignore_index=True))
-    return _prepared(checked, checked.path, p.ledger["submission_id"], settings, received_at, p.kept, tables={})
+    return _prepared(checked, checked.path, p.ledger["submission_id"], settings, received_at, p.kept, tables=SlicedTables())
 
 
 def _store(con, batch: list[Prepared]) -> None:
@@ -298,7 +298,7 @@ def _store(con, batch: list[Prepared]) -> None:
         _insert(con, "ops.submissions", pd.DataFrame([p.ledger for p in batch]))
         _insert(con, "ops.findings", _stacked([p.findings for p in batch]))
         for name in dict.fromkeys(name for p in batch for name in p.tables):
-            _insert(con, f"raw.{name}", _stacked([p.tables[name] for p in batch if name in p.tables]))
+            _insert(con, f"raw.{name}", _batch_rows([p.tables for p in batch if name in p.tables], name))
         refresh_current(con, [(p.ledger["la_code"], p.ledger["period"]) for p in batch if p.ledger["status"] != "rejected"])
         con.commit()
     except BaseException:
@@ -319,20 +319,31 @@ def _insert(con, target: str, frame: pd.DataFrame) -> None:
         raise _TableNotStored(target.split(".")[-1], exc) from exc
 
 
+def _batch_rows(tables: list[SlicedTables], name: str) -> pd.DataFrame:
+    """A table's rows of these returns: taken whole, as pseudonymisation stacked them, when they
+    are every return those rows came from and none was cut out and changed; else each return's
+    own rows stacked (a batch stored return by return, or of two contract versions)."""
+    runs = [t.uncut(name) for t in tables]
+    if all(runs) and len({id(stacked) for stacked, _, _ in runs}) == 1 and sum(b - a for _, a, b in runs) == len(runs[0][0]):
+        return runs[0][0]
+    return _stacked([t[name] for t in tables])
+
+
 def _stacked(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The frames one under another; empty ones left out (their all-null columns would set the dtypes)."""
     frames = [f for f in frames if not f.empty]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-def _protected(validated: ValidatedBatch, digests: list[str], settings: Settings) -> list[dict[str, pd.DataFrame]]:
+def _protected(validated: ValidatedBatch, digests: list[str], settings: Settings) -> list[SlicedTables]:
     """Each accepted return's tables as they may be stored; nothing for a rejected one.
 
     Each table's rows of the whole batch, stacked as validation typed them, are pseudonymised
-    together (a call per column and contract version, whatever the batch), then parted by return.
+    together (a call per column and contract version, whatever the batch); each return's tables
+    are runs of those rows, which `_store` inserts as they are.
     """
     checked = validated.returns
-    out: list[dict[str, pd.DataFrame]] = [{} for _ in checked]
+    out = [SlicedTables() for _ in checked]
     accepted = np.array([c.status != "rejected" for c in checked], dtype=bool)
     la_codes = np.array([c.la_code for c in checked], dtype=object)
     versions = np.array([c.contract.version for c in checked], dtype=object)
@@ -345,17 +356,12 @@ def _protected(validated: ValidatedBatch, digests: list[str], settings: Settings
             table = checked[owner[0]].contract.tables[name]
             part = protect(table, part[[ROW, *table.column_names]].reset_index(drop=True), pd.Series(la_codes[owner]), settings.pseudonym_key)
             part = part.rename(columns={ROW: "source_row"}).assign(submission_id=ids[owner])
-            for i, piece in enumerate(parted(part, owner, len(checked))):
-                if len(piece):
-                    out[i][name] = piece
+            cut_runs(out, name, part, owner, empty=False)
     return out
 
 
 def _report(checked: ValidatedReturn, source: str, digest: str, received_at: dt.datetime, settings: Settings) -> dict[str, Path]:
-    la_name = None
-    if checked.la_code:
-        las = reference.local_authorities(settings.reference_dir).set_index("gss_code")
-        la_name = las.at[checked.la_code, "la_name"]
+    la_name = reference.la_name(checked.la_code, settings.reference_dir) if checked.la_code else None
     period = checked.period.strftime("%Y-%m") if checked.period else None
     header = ReportHeader(
         source=source, checksum=digest, status=checked.status, la_code=checked.la_code, la_name=la_name,

@@ -31,6 +31,17 @@ def local_authorities(reference_dir: Path | None = None) -> pd.DataFrame:
     return _read(_dir(reference_dir), "local_authorities.csv").copy()
 
 
+def la_name(gss_code: str, reference_dir: Path | None = None) -> str | None:
+    """The LA's name, from its GSS code; None for a code not on the list."""
+    return _la_names(_dir(reference_dir)).get(gss_code)
+
+
+@lru_cache(maxsize=None)
+def _la_names(reference_dir: Path) -> dict[str, str]:
+    las = _read(reference_dir, "local_authorities.csv")
+    return dict(zip(las["gss_code"], las["la_name"]))
+
+
 def placement_categories(reference_dir: Path | None = None) -> pd.DataFrame:
     """placement_type, placement_provider ('' = any provider), category, label, valid_until_period."""
     return _read(_dir(reference_dir), "placement_categories.csv").copy()

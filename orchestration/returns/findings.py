@@ -225,8 +225,13 @@ class ReportHeader:
 
 
 def as_records(findings: pd.DataFrame) -> list[dict]:
-    clean = findings.astype(object).where(findings.notna(), None)
-    return clean.to_dict(orient="records")
+    """The findings as plain Python values, a missing one as None (pandas' per-frame passes cost
+    more than the few findings of a typical return)."""
+    return [{key: None if _missing(value) else value for key, value in record.items()} for record in findings.to_dict(orient="records")]
+
+
+def _missing(value) -> bool:
+    return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and value != value)
 
 
 def describe(finding: dict) -> str:

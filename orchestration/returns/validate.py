@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,7 +37,7 @@ class ValidatedReturn:
     path: Path
     form: str | None
     contract: Contract
-    tables: dict[str, pd.DataFrame]
+    tables: MutableMapping[str, pd.DataFrame]
     findings: pd.DataFrame
     la_code: str | None = None  # GSS code, whatever the LA wrote
     la_code_submitted: str | None = None
@@ -48,11 +49,15 @@ class ValidatedReturn:
     def errors(self) -> int:
         """The errors listed. The list is capped per code, table and column (`findings.Findings`), so
         this may count fewer than the cells at fault; a return with any error stays rejected."""
-        return int((self.findings["severity"] == "error").sum())
+        return self._count("error")
 
     @property
     def warnings(self) -> int:
-        return int((self.findings["severity"] == "warning").sum())
+        return self._count("warning")
+
+    def _count(self, severity: str) -> int:
+        # numpy, not pandas: asked several times for each of thousands of returns
+        return int(np.count_nonzero(self.findings["severity"].to_numpy() == severity))
 
     @property
     def status(self) -> str:
@@ -136,7 +141,7 @@ def _shape(path: Path, read: ReadResult, contract: Contract) -> _Shaped:
     findings = Findings()
     findings.extend(read.findings)
     sheets = {normalise_name(name): sheet for name, sheet in read.sheets.items()}
-    result = ValidatedReturn(path=path, form=read.form, contract=contract, tables={}, findings=_NO_FINDINGS)  # set at the end
+    result = ValidatedReturn(path=path, form=read.form, contract=contract, tables=SlicedTables(), findings=_NO_FINDINGS)  # set at the end
     shaped = _Shaped(result, findings, read.readable)
     if not read.readable:
         return shaped
@@ -183,8 +188,7 @@ def _type_alike(con, name: str, arrow: bool, members: list[_Shaped], staged: dic
     else:
         clean = _clean_objects(table, found)
     typed = _typed(table, clean, letters, missing, contract, [m.by_table[name] for m in members])
-    for member, part in zip(members, parted(typed, clean.owner, len(members))):
-        member.result.tables[name] = part
+    cut_runs([m.result.tables for m in members], name, typed, clean.owner, empty=True)
     # the rules read the batch's tables stacked: this group's rows, each with its return's place in the batch
     staged.setdefault(name, []).append(typed.assign(_return=np.array([m.number for m in members])[clean.owner]))
 
@@ -205,11 +209,57 @@ def _clean_objects(table: Table, found: list[dict]) -> cell_sql.CleanCells:
     return cell_sql.CleanCells(owner, rows, text, {name: t.isin(cells.EXCEL_ERRORS) for name, t in text.items()}, {})
 
 
-def parted(frame: pd.DataFrame, owner: np.ndarray, owners: int) -> list[pd.DataFrame]:
-    """`frame` parted by `owner` (sorted: each owner's rows together, in order): one part for
-    each of `owners`, empty for an owner with no rows."""
-    bounds = np.searchsorted(owner, np.arange(owners + 1))
-    return [frame.iloc[a:b].reset_index(drop=True) for a, b in zip(bounds[:-1], bounds[1:])]
+class SlicedTables(MutableMapping):
+    """A return's typed tables, each a run of rows of its batch's stacked table, cut out only
+    when read: ingest stores the stacked rows as they are, so most returns' tables never are."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, pd.DataFrame | tuple[pd.DataFrame, int, int]] = {}
+
+    def cut(self, name: str, stacked: pd.DataFrame, start: int, stop: int) -> None:
+        """`name` is rows start..stop of `stacked`, cut when first read."""
+        self._entries[name] = (stacked, int(start), int(stop))
+
+    def uncut(self, name: str) -> tuple[pd.DataFrame, int, int] | None:
+        """(stacked, start, stop) while `name` has not been read (nor replaced); else None."""
+        entry = self._entries.get(name)
+        return entry if isinstance(entry, tuple) else None
+
+    def rows(self, name: str) -> int:
+        """How many rows `name` has (0 when the return has no such table), without cutting it."""
+        entry = self._entries.get(name)
+        return 0 if entry is None else entry[2] - entry[1] if isinstance(entry, tuple) else len(entry)
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        entry = self._entries[name]
+        if isinstance(entry, tuple):
+            stacked, start, stop = entry
+            entry = self._entries[name] = stacked.iloc[start:stop].reset_index(drop=True)
+        return entry
+
+    def __setitem__(self, name: str, frame: pd.DataFrame) -> None:
+        self._entries[name] = frame
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:  # Mapping's would read (and so cut) the table
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def cut_runs(targets: list[SlicedTables], name: str, stacked: pd.DataFrame, owner: np.ndarray, *, empty: bool) -> None:
+    """Give each of `targets` its run of `stacked` as table `name`; `owner` (sorted: each owner's
+    rows together) is the place in `targets` of each row's return. A target with no rows gets an
+    empty table when `empty`, else none."""
+    bounds = np.searchsorted(owner, np.arange(len(targets) + 1))
+    for i in range(len(targets)) if empty else np.flatnonzero(np.diff(bounds)):
+        targets[i].cut(name, stacked, bounds[i], bounds[i + 1])
 
 
 def _gather(s: _Shaped) -> None:
