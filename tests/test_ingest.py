@@ -485,3 +485,29 @@ def test_batches_share_the_work_between_workers():
     assert [x for b in batches for x in b] == todo  # every return once, in landing order
     assert max(map(len, batches)) == BATCH_RETURNS
     assert len(_batches(list(range(16)), workers=2)) == 8  # a small landing still gives each worker several
+
+
+def test_a_batch_of_accepted_returns_is_stored_as_pseudonymisation_stacked_it(tmp_path):
+    """Each return's tables are runs of the batch's stacked rows, never cut out on the way to the
+    insert; a part of the batch (stored return by return) or a table changed since gives each
+    return's own rows instead."""
+    from orchestration import ingest
+
+    landing = tmp_path / "landing"
+    paths = [write_return(good_tables(), landing / f"{n}.xlsx", "xlsx") for n in ("a", "b", "c")]
+    settings = settings_for(landing, tmp_path / "data")
+    prepared = ingest.prepare_many([(p, sha256(p)) for p in paths], settings, dt.datetime(2023, 10, 21))
+    tables = [p.tables for p in prepared]
+
+    assert all("placements" in t and t.uncut("placements") for t in tables)  # asking is not reading
+    whole = ingest._batch_rows(tables, "placements")
+    assert whole is tables[0].uncut("placements")[0]  # the stacked frame itself: nothing copied
+    assert whole["submission_id"].tolist() == [sha256(p) for p in paths for _ in range(tables[0].rows("placements"))]
+
+    part = ingest._batch_rows(tables[1:], "placements")
+    assert part["submission_id"].tolist() == [sha256(p) for p in paths[1:] for _ in range(tables[1].rows("placements"))]
+
+    tables[2]["placements"].loc[0, "weekly_cost"] = 1.0  # read, so cut out, and changed
+    assert tables[2].uncut("placements") is None
+    changed = ingest._batch_rows(tables, "placements")
+    assert changed is not whole and changed["weekly_cost"].tolist().count(1.0) == 1 + whole["weekly_cost"].tolist().count(1.0)
