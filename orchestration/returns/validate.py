@@ -228,7 +228,9 @@ class SlicedTables(MutableMapping):
     def rows(self, name: str) -> int:
         """How many rows `name` has (0 when the return has no such table), without cutting it."""
         entry = self._entries.get(name)
-        return 0 if entry is None else entry[2] - entry[1] if isinstance(entry, tuple) else len(entry)
+        if isinstance(entry, tuple):
+            return entry[2] - entry[1]
+        return 0 if entry is None else len(entry)
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         entry = self._entries[name]
