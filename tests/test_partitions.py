@@ -8,6 +8,8 @@ identical to a build from scratch of the same returns.
 """
 
 import datetime as dt
+import json
+import re
 import shutil
 from pathlib import Path
 
@@ -29,6 +31,8 @@ SAMPLE = PROJECT_ROOT / "raw" / "sample"
 MARKER = " [kept]"  # put on rows of months that must not be rebuilt
 MONTHLY_MARTS = ["mart_recruitment", "mart_sufficiency", "mart_sufficiency_by_need", "mart_cost_per_placement",
                  "mart_cost_comparison", "mart_finance", "mart_benchmark"]
+# How a generic test reads the model it tests, narrowed by its `where` (dbt's get_where_subquery).
+TESTED_MODEL = re.compile(r'from \(select \* from "[^"]+"\."(?:marts|intermediate)"\."(?P<model>\w+)" where (?P<where>.*?)\) dbt_subquery')
 RESUBMITTED = [f"{y}-{m:02d}" for y, m in [(2022, 6), (2022, 7), (2022, 8), (2022, 9), (2022, 10), (2022, 11),
                                            (2022, 12), (2023, 1), (2023, 2), (2023, 3), (2023, 4), (2023, 5)]]
 
@@ -77,7 +81,34 @@ def after_resubmission(before_resubmission, tmp_path_factory):
     shutil.copytree(SAMPLE / "bolton" / "resubmissions", root / "landing" / "bolton" / "resubmissions")
     report = run_pipeline(_settings(root))
     assert report.exit_code == 0, report.text
+    _keep_run_results(root, "resubmission")
     return root, report, builds_before
+
+
+def _keep_run_results(root: Path, name: str) -> None:
+    """The last dbt build's run_results.json (the monthly models'), kept before a later run replaces it."""
+    shutil.copy(root / "data" / "dbt" / "target" / "run_results.json", root / f"run_results-{name}.json")
+
+
+def _tested_monthly_models() -> set[str]:
+    """The models built by month (incremental) that have a generic data test, from the dbt manifest."""
+    nodes = json.loads((PROJECT_ROOT / "dbt_project" / "target" / "manifest.json").read_text())["nodes"]
+    monthly = {n["name"] for n in nodes.values() if n["resource_type"] == "model" and n["config"]["materialized"] == "incremental"}
+    tested = {nodes[d]["name"] for n in nodes.values() if n["resource_type"] == "test" and n.get("test_metadata")
+              for d in n["depends_on"]["nodes"] if d in nodes}
+    return monthly & tested
+
+
+def _monthly_model_tests(root: Path, name: str) -> tuple[dict[str, set[str]], list[str]]:
+    """Each monthly model's data tests' row filters (the `where` of the tested model, as compiled), and
+    the unit tests the build ran."""
+    results = json.loads((root / f"run_results-{name}.json").read_text())["results"]
+    filters: dict[str, set[str]] = {}
+    for r in results:
+        found = TESTED_MODEL.search(r.get("compiled_code") or "")
+        if r["unique_id"].startswith("test.") and found:
+            filters.setdefault(found["model"], set()).add(found["where"])
+    return filters, [r["unique_id"] for r in results if r["unique_id"].startswith("unit_test.")]
 
 
 def test_a_first_run_builds_every_month_with_returns(before_resubmission):
@@ -92,6 +123,16 @@ def test_a_resubmission_rebuilds_its_month_and_the_eleven_after_it(after_resubmi
     _, report, _ = after_resubmission
     assert report.months_built == RESUBMITTED
     assert "Built the months 2022-06 to 2023-05" in report.text
+
+
+def test_a_rebuild_tests_only_the_months_it_built_and_runs_no_unit_test(after_resubmission):
+    root, _, _ = after_resubmission
+    filters, unit_tests = _monthly_model_tests(root, "resubmission")
+    assert set(filters) == _tested_monthly_models()
+    assert {w for ws in filters.values() for w in ws} == {
+        "period >= cast('2022-06-01' as date) and period <= cast('2023-05-01' as date)"
+    }
+    assert unit_tests == []  # they run in the test suite (tests/test_dbt_unit_tests.py), not in production
 
 
 def test_months_outside_the_range_are_left_as_they_were(after_resubmission):
@@ -129,6 +170,10 @@ def test_a_full_refresh_rebuilds_every_month_from_scratch(before_resubmission, t
     shutil.copytree(built, tmp_path / "copy", symlinks=True)
     report = run_pipeline(_settings(tmp_path / "copy"), full_refresh=True)
     assert report.months_built == first.months_built
+    _keep_run_results(tmp_path / "copy", "full-refresh")
+    filters, _ = _monthly_model_tests(tmp_path / "copy", "full-refresh")
+    assert set(filters) == _tested_monthly_models()
+    assert {w for ws in filters.values() for w in ws} == {"1 = 1"}  # every month tested
     assert "full refresh of every month" in report.text
     assert _marts(tmp_path / "copy" / "data" / "warehouse.duckdb") == _marts(built / "data" / "warehouse.duckdb")
 

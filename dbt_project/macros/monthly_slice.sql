@@ -26,3 +26,4 @@
     delete from {{ this }} where {{ monthly_slice('period') }}
     {%- endif -%}
 {%- endmacro %}
+

@@ -33,6 +33,10 @@ from orchestration.warehouse import connect, ensure_schema, writer_lock
 
 OWNERS = ["team:fostering-data"]
 MONTHLY_MODELS = "config.materialized:incremental"
+# A production build runs the models and their data tests, not dbt's unit tests: those
+# prove formulas on fixed inputs, so they answer the same every month and run in the
+# test suite and CI instead (tests/test_dbt_unit_tests.py).
+BUILD = ["build", "--exclude-resource-type", "unit_test"]
 PREVIEW_ROWS = 5
 
 
@@ -124,21 +128,24 @@ def _date(months: dict, name: str) -> dt.date | None:
 
 def build_whole(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of the selected unpartitioned models: seeds, staging views, the status mart."""
-    yield from _build(context, dbt, warehouse, ["build"], None)
+    yield from _build(context, dbt, warehouse, BUILD, None)
 
 
 def build_months(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
     """`dbt build` of the selected monthly models for the run's range of months only.
 
+    Their data tests check the same months (the `where` of dbt_project.yml's
+    `data_tests`), and every month on a full refresh, which passes no range.
+
     A run tagged as a full refresh rebuilds the tables from scratch over every
     period there is (after a change to the models or the reference data).
     """
     if is_full_refresh(context.run.tags):
-        yield from _build(context, dbt, warehouse, ["build", "--full-refresh"], {})
+        yield from _build(context, dbt, warehouse, [*BUILD, "--full-refresh"], {})
         return
     months = dbt_vars(context.partition_time_window)
     context.log.info(f"rebuilding the months {months['period_from'][:7]} to {months['period_to'][:7]}")
-    yield from _build(context, dbt, warehouse, ["build", "--vars", json.dumps(months)], months)
+    yield from _build(context, dbt, warehouse, [*BUILD, "--vars", json.dumps(months)], months)
 
 
 @dbt_assets(
