@@ -3,21 +3,40 @@
 The manifest is never built at import time. `prepare_manifest()` is called by
 the `fostering` command, by `make` and by the tests before anything imports
 the dbt assets, and rebuilds it only when a dbt file is newer than it.
+
+dagster_dbt (and dbt-core with it) takes about 3 s to import, so it is imported
+only when a `DbtProject` or the dbt CLI is needed: a run with nothing to do
+(`orchestration.up_to_date`) never loads it.
 """
 
 from __future__ import annotations
 
+import functools
 import shutil
 import sys
 from pathlib import Path
-
-from dagster_dbt import DbtCliResource, DbtProject
+from typing import TYPE_CHECKING
 
 from orchestration.settings import PROJECT_ROOT
 
-DBT_DIR = PROJECT_ROOT / "dbt_project"
+if TYPE_CHECKING:
+    from dagster_dbt import DbtCliResource, DbtProject
 
-dbt_project = DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+DBT_DIR = PROJECT_ROOT / "dbt_project"
+MANIFEST_PATH = DBT_DIR / "target" / "manifest.json"  # where DbtProject puts it: its target_path is target/
+
+
+@functools.cache
+def _project() -> DbtProject:
+    from dagster_dbt import DbtProject
+
+    return DbtProject(project_dir=DBT_DIR, profiles_dir=DBT_DIR)
+
+
+def __getattr__(name: str):
+    if name == "dbt_project":  # the one DbtProject, made on first use
+        return _project()
+    raise AttributeError(name)
 
 # The dbt installed beside this Python (the project's .venv), so `.venv/bin/fostering`
 # works without the virtualenv being activated; else whatever `dbt` is on PATH.
@@ -26,7 +45,9 @@ DBT_EXECUTABLE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("dbt") or "
 
 
 def dbt_cli() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, dbt_executable=DBT_EXECUTABLE)
+    from dagster_dbt import DbtCliResource
+
+    return DbtCliResource(project_dir=_project(), dbt_executable=DBT_EXECUTABLE)
 
 
 def dbt_run_paths(data_dir: Path) -> tuple[Path, Path]:
@@ -46,7 +67,7 @@ def _sources() -> list[Path]:
 
 
 def manifest_is_stale() -> bool:
-    manifest = dbt_project.manifest_path
+    manifest = MANIFEST_PATH
     if not manifest.exists():
         return True
     built = manifest.stat().st_mtime
@@ -56,5 +77,5 @@ def manifest_is_stale() -> bool:
 def prepare_manifest(force: bool = False) -> Path:
     """Run `dbt parse` if the manifest is missing or older than the dbt files; return its path."""
     if force or manifest_is_stale():
-        dbt_cli().cli(["parse", "--quiet"], target_path=dbt_project.target_path).wait()
-    return dbt_project.manifest_path
+        dbt_cli().cli(["parse", "--quiet"], target_path=_project().target_path).wait()
+    return MANIFEST_PATH

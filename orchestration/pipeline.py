@@ -25,6 +25,7 @@ from orchestration.resources import default_resources
 from orchestration.errors import PlainError, describe_os_error_text
 from orchestration.settings import Settings
 from orchestration.locks import exclusive_lock
+from orchestration.up_to_date import inputs_fingerprint, nothing_to_do, record_complete
 from orchestration.warehouse import WarehouseBusy, connect
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
@@ -110,11 +111,6 @@ def run_pipeline(
     """
     settings.require_real_key()
     prepare_manifest()
-    # These need the dbt manifest prepared above.
-    from orchestration.assets.dbt import fostering_dbt_models, fostering_dbt_monthly
-    from orchestration.assets.publish import published_marts
-    from orchestration.checks import gate_results_path, quality_gate
-
     instance = dg.DagsterInstance.ephemeral()
     log_path = log_path or new_log_path(settings)
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -127,13 +123,25 @@ def run_pipeline(
         contextlib.redirect_stderr(log),  # Dagster's console logger: failed steps' stack traces
     ):
         if backfill is None:
-            ingested = _run(instance, [ingest_returns], settings, log_path, fail_fast=True)
+            ingested = _run(instance, [ingest_returns], settings, log_path, fail_fast=True, with_dbt=False)
             ingest = _materialization(ingested, LEDGER_KEY.path).metadata
             seconds["ingest_returns"] = _steps(instance, ingested).get("ingest_returns", time.perf_counter() - started)
             lines.append(summarise(ingest, settings, seconds["ingest_returns"]))
         elif not settings.warehouse.exists():
             raise PipelineFailed(f"nothing to backfill: {settings.warehouse} does not exist yet (run `fostering run` first)")
         months = months_to_build(settings, full_refresh, backfill)
+        fingerprint = inputs_fingerprint(settings) if backfill is None and not full_refresh else None
+        if months.keys is None and nothing_to_do(settings, fingerprint):
+            lines.append(
+                f"Nothing to rebuild or publish ({months.why}; the models, reference data, settings and day are those "
+                f"of the last complete run): the latest publish stays {_latest(settings)}"
+            )
+            return RunReport("\n".join(lines), 0, [], seconds)
+        # These need the dbt manifest prepared above, and import dbt (about 3 s): only once there is work.
+        from orchestration.assets.dbt import fostering_dbt_models, fostering_dbt_monthly
+        from orchestration.assets.publish import published_marts
+        from orchestration.checks import gate_results_path, quality_gate
+
         assets = [ingest_returns, fostering_dbt_models, fostering_dbt_monthly, quality_gate, published_marts]
         selection = dg.AssetSelection.assets(fostering_dbt_models, published_marts) | dg.AssetSelection.checks(quality_gate)
         if months.keys is not None:
@@ -164,6 +172,8 @@ def run_pipeline(
         )
         return RunReport("\n".join(lines), 1, months_built, seconds)
     meta = _materialization(result, ["publish", "published_marts"]).metadata
+    if fingerprint is not None:
+        record_complete(settings, fingerprint)
     if meta["unchanged"].value:
         lines.append(f"Nothing new to publish: the marts equal the latest publish, version {meta['version'].value} ({meta['latest'].value})")
         return RunReport("\n".join(lines), 0, months_built, seconds)
@@ -175,11 +185,11 @@ def run_pipeline(
     return RunReport("\n".join(lines), 0, months_built, seconds)
 
 
-def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool = False, **kwargs) -> dg.ExecuteInProcessResult:
+def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool = False, with_dbt: bool = True, **kwargs) -> dg.ExecuteInProcessResult:
     """One in-process run; `fail_fast` raises on a failed step (the ingest: nothing after it can run),
     otherwise the caller reads the result (a blocked gate is not a pipeline failure)."""
     result = dg.materialize(
-        assets, resources=default_resources(settings), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
+        assets, resources=default_resources(settings, with_dbt), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
     )
     if fail_fast and not result.success:
         _raise_step_failure(result, log_path, settings)

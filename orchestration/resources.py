@@ -50,12 +50,14 @@ def settings_from(warehouse: WarehouseResource, landing: LandingResource, key: P
     )
 
 
-def default_resources(settings: Settings | None = None) -> dict[str, dg.ConfigurableResource]:
+def default_resources(settings: Settings | None = None, with_dbt: bool = True) -> dict[str, dg.ConfigurableResource]:
+    """Every resource the assets use; `with_dbt=False` for a run without dbt (the ingest), which
+    then never imports dagster_dbt and dbt-core (about 3 s)."""
     from orchestration.dbt_project import dbt_cli
 
     settings = settings or load_settings()
     return {
-        "dbt": dbt_cli(),
+        **({"dbt": dbt_cli()} if with_dbt else {}),
         "warehouse": WarehouseResource(path=str(settings.warehouse), data_dir=str(settings.data_dir)),
         "landing": LandingResource(path=str(settings.landing)),
         "publish": PublishResource(
