@@ -326,14 +326,15 @@ def test_the_months_a_run_rebuilt_come_from_its_partition_range():
 
 
 @pytest.mark.slow
-def test_staging_suites_check_only_the_months_rebuilt_and_carry_earlier_failures(small_warehouse, tmp_path):
+def test_staging_and_monthly_mart_suites_check_only_the_months_rebuilt_and_carry_earlier_failures(small_warehouse, tmp_path):
     broken = tmp_path / "broken.duckdb"
     shutil.copy2(small_warehouse, broken)
     with duckdb.connect(str(broken)) as con:  # a blocking staging failure in 2021-06 (a negative sibling group)
         con.execute(
             "UPDATE raw.placements SET sibling_group_size = 0 WHERE submission_id IN "
             "(SELECT submission_id FROM ops.submissions WHERE is_current AND period = '2021-06-01' AND la_code = 'E08000001')"
-        )
+        )  # and a blocking mart failure in the same month (a conversion rate of 2)
+        con.execute("UPDATE marts.mart_recruitment SET r12_conversion_rate = 2 WHERE carer_type = 'mainstream' AND period = '2021-06-01'")
     settings = load_settings({"FOSTERING_WAREHOUSE": str(broken)})
     whole = run_gate(broken, settings)
     placements = next(s for s in whole if s.suite == "stg_placements")
@@ -347,7 +348,13 @@ def test_staging_suites_check_only_the_months_rebuilt_and_carry_earlier_failures
     assert placements_later.months == ["2022-01-01", "2022-03-01"]
     assert placements_later.rows < placements.rows  # only three months read
     assert placements_later.errors == placements.errors  # the 2021-06 failure still blocks
-    assert next(s for s in later if s.suite == "mart_sufficiency").rows == next(s for s in whole if s.suite == "mart_sufficiency").rows
+    recruitment, recruitment_later = (next(s for s in run if s.suite == "mart_recruitment") for run in (whole, later))
+    assert recruitment.errors and recruitment_later.errors == recruitment.errors  # so does the mart's
+    # a mart built by month is checked on those months too; one rebuilt whole every run is checked whole
+    sufficiency, sufficiency_later = (next(s for s in run if s.suite == "mart_sufficiency") for run in (whole, later))
+    assert sufficiency_later.months == ["2022-01-01", "2022-03-01"] and 0 < sufficiency_later.rows < sufficiency.rows
+    assert next(s for s in later if s.suite == "mart_submission_status").rows == next(s for s in whole if s.suite == "mart_submission_status").rows
+    assert next(s for s in later if s.suite == "mart_submission_status").months is None
 
     every = run_gate(broken, settings, months=(dt.date(2021, 1, 1), dt.date(2022, 12, 1)), previous=previous)
     assert next(s for s in every if s.suite == "stg_placements").months is None  # covers every month: a whole check

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from orchestration.quality.gate import checks_staging
 from orchestration.returns.findings import add_quality_findings
 from orchestration.warehouse import connect
 
@@ -20,8 +19,8 @@ from orchestration.warehouse import connect
 def deliver_feedback(outcomes, warehouse: Path, data_dir: Path, staged: list[str] | None = None) -> int:
     """Write the gate's per-LA messages into the current returns' reports; return how many were delivered.
 
-    `staged` ([first, last] month) when the staging suites checked only those months: a report of
-    another month keeps the staging findings an earlier gate gave it. The ledger stores report
+    `staged` ([first, last] month) when the staging and monthly marts' suites checked only those
+    months: a report of another month keeps the findings an earlier gate's run of those suites gave it. The ledger stores report
     paths relative to the data folder.
     """
     with connect(warehouse, read_only=True) as con:
@@ -47,9 +46,9 @@ def deliver_feedback(outcomes, warehouse: Path, data_dir: Path, staged: list[str
     unchecked = {
         (js, ht) for _, period, js, ht in reports if staged and not staged[0][:7] <= period <= staged[1][:7]
     }
-    staging = frozenset(s.suite for s in outcomes if checks_staging(s.asset_key))
+    partial = frozenset(s.suite for s in outcomes if s.months)  # the suites checked on those months only
     for js, ht in {(js, ht) for _, _, js, ht in reports}:
         if js and (data_dir / js).exists():
-            keep = staging if (js, ht) in unchecked else frozenset()
+            keep = partial if (js, ht) in unchecked else frozenset()
             add_quality_findings(data_dir / js, data_dir / ht, delivered.get((js, ht), []), keep=keep)
     return sum(len(v) for v in delivered.values())

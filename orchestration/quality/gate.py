@@ -12,6 +12,7 @@ gate parameters, and `{month}` (the row's period as YYYY-MM).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import string
@@ -21,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.dbt_project import MANIFEST_PATH
 from orchestration.warehouse import connect
 
 # Read when great_expectations is imported: it is imported lazily (below), so that loading
@@ -125,11 +127,12 @@ def run_gate(
     looks at one row at a time, or at uniqueness within keys that include the month (a suite with
     any other kind is run whole).
 
-    `months` (first, last) are the months a run rebuilt. The staging suites then check only their
-    rows: the other months' staged returns have not changed since an earlier gate checked them, and
-    that gate's failures outside these months (`previous`: its summaries, as in latest.json) are
-    carried forward, so a known failure still blocks. When the months cover every month staged, or
-    none are given, every suite checks everything (which is also what clears a carried failure).
+    `months` (first, last) are the months a run rebuilt. The staging suites, and the suites of
+    marts built by month, then check only their rows: the other months' rows have not changed since
+    an earlier gate checked them, and that gate's failures outside these months (`previous`: its
+    summaries, as in latest.json) are carried forward, so a known failure still blocks. When the
+    months cover every month staged, or none are given, every suite checks everything (which is
+    also what clears a carried failure).
     """
     suites = load_suites(settings.expectations_dir) if suites is None else suites
     context, parameters = gx_context(), gate_parameters(settings)
@@ -138,20 +141,34 @@ def run_gate(
         before = {s["suite"]: s for s in previous or []}
         outcomes = []
         for suite in suites:
-            only = months if checks_staging(suite.asset_key) else None
+            only = months if checked_by_month(suite) else None
             frames = _batches(con, suite, rows_per_batch, only)
             outcome = _merged([run_suite(suite, frame, parameters, context=context) for frame in frames])
             outcomes.append(_carried(outcome, before.get(suite.name), only) if only else outcome)
         return outcomes
 
 
-def checks_staging(asset_key: list[str]) -> bool:
-    """Whether a suite checks a staged table (what a run limited to some months checks only there)."""
-    return asset_key[0] == "staging"
+def checked_by_month(suite: Suite) -> bool:
+    """Whether a run limited to some months checks the suite on those months only.
+
+    A staged table's rows are per return, so only the months a run rebuilt can have changed. So can
+    only those of a mart built by month (an incremental dbt model), where the suite's verdict is the
+    sum of its months' (`_by_month`). A mart rebuilt whole every run (mart_submission_status,
+    whose lateness changes with the day) is checked whole.
+    """
+    layer, name = suite.asset_key[0], suite.asset_key[-1]
+    return layer == "staging" or (layer == "marts" and name in monthly_models() and _by_month(suite))
+
+
+@functools.cache
+def monthly_models() -> frozenset[str]:
+    """The dbt models built by month (incremental), from the dbt manifest."""
+    nodes = json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))["nodes"].values()
+    return frozenset(n["name"] for n in nodes if n["resource_type"] == "model" and n["config"].get("materialized") == "incremental")
 
 
 def staged_months(outcomes: list[SuiteOutcome]) -> list[str] | None:
-    """The months the staging suites checked ([first, last]), or None for every month."""
+    """The months the staging and monthly marts' suites checked ([first, last]), or None for every month."""
     return next((o.months for o in outcomes if o.months), None)
 
 
