@@ -4,6 +4,10 @@ The report is built from what was published (disclosure-controlled), never from 
 warehouse. Each mart comes back as a `Mart`: the published rows, plus a boolean flag
 per withheld column (from the row's `withheld` list), so a page can tell a withheld
 cell ("withheld") from a figure that is simply missing ("–").
+
+Pages read a mart through `Rows` (`Mart.rows_of`): positions into numpy arrays of its
+columns, made once per mart. A national report reads some 150 LAs × 40 series, and
+slicing DataFrames for each of them made the report take a minute; arrays make it seconds.
 """
 
 from __future__ import annotations
@@ -75,15 +79,153 @@ class Mart:
         return {str(code): np.asarray(pos) for code, pos in self.rows.groupby("la_code", sort=False).indices.items()}
 
     def select(self, **equal) -> pd.DataFrame:
-        """The rows whose columns equal the values given, sorted by period."""
-        rows = self.rows
-        if "la_code" in equal and self._by_la:
-            rows = rows.iloc[self._by_la.get(str(equal.pop("la_code")), np.array([], dtype=int))]
-        mask = np.ones(len(rows), dtype=bool)
+        """The rows whose columns equal the values given, sorted by period (a DataFrame slice; see `rows_of`)."""
+        return self.rows.iloc[self.rows_of(**equal).pos]
+
+    # --- plain arrays: what the pages read, sliced without building DataFrames --------------------
+    #
+    # A page reads a few dozen cells of a few rows many times over; a pandas slice costs
+    # far more than the cells it holds. So each column is turned into a numpy array once
+    # (lazily) and a page works on `Rows`: positions into these arrays.
+
+    @cached_property
+    def _objects(self) -> dict[str, np.ndarray]:
+        return {}
+
+    @cached_property
+    def _floats(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def values(self, column: str) -> np.ndarray:
+        """`column` as an object array: the Python values `DataFrame.to_numpy(dtype=object)` gives (NA as `pd.NA`)."""
+        if column not in self._objects:
+            self._objects[column] = self.rows[column].to_numpy(dtype=object)
+        return self._objects[column]
+
+    def floats(self, column: str) -> np.ndarray:
+        """`column` as floats: NaN where missing or not a number (as `pd.to_numeric(errors="coerce")`)."""
+        if column not in self._floats:
+            numbers = pd.to_numeric(self.rows[column], errors="coerce").astype("float64")
+            self._floats[column] = numbers.to_numpy(dtype=float, na_value=np.nan)
+        return self._floats[column]
+
+    @cached_property
+    def period(self) -> np.ndarray:
+        """Each row's period as numpy datetime64 (the column's own unit), for comparing and sorting."""
+        return self.rows["period"].to_numpy()
+
+    def rows_of(self, la_code: str | None = None, **equal) -> Rows:
+        """The rows of `la_code` (every LA if None) whose columns equal the values given, sorted by period.
+
+        The same rows in the same order as a boolean mask and `sort_values("period")` give
+        (the sort is the same numpy quicksort on the same periods, so ties come out alike).
+        """
+        if la_code is not None and self._by_la:
+            pos = self._by_la.get(str(la_code), np.array([], dtype=np.intp))
+        elif la_code is not None:
+            equal = {"la_code": la_code, **equal}
+            pos = np.arange(len(self.rows))
+        else:
+            pos = np.arange(len(self.rows))
         for column, value in equal.items():
-            mask &= (rows[column] == value).fillna(False).to_numpy(dtype=bool)
-        out = rows[mask]
-        return out.sort_values("period") if "period" in out.columns else out
+            pos = pos[_equals(self, column, pos, value)]
+        rows = Rows(self, pos)
+        return rows.sort_by_period() if "period" in self.rows.columns else rows
+
+
+def _equals(mart: Mart, column: str, pos: np.ndarray, value) -> np.ndarray:
+    """Where `column` equals `value` among the rows at `pos` (missing values never equal)."""
+    if column == "period":
+        return mart.period[pos] == pd.Timestamp(value).to_datetime64()
+    cells = mart.values(column)[pos]
+    try:
+        return np.asarray(cells == value, dtype=bool)
+    except TypeError:  # a missing value (pd.NA) cannot say whether it is equal
+        return np.fromiter((not _is_missing(v) and bool(v == value) for v in cells), dtype=bool, count=len(cells))
+
+
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and value != value)
+
+
+class Rows:
+    """Some rows of one mart, as positions into its column arrays: a cheap stand-in for a DataFrame slice.
+
+    `rows[column]` is an object array (the same Python values a DataFrame slice gives),
+    `floats(column)` the numbers, `withheld` / `ids` the flags and cell references.
+    """
+
+    __slots__ = ("mart", "pos")
+
+    def __init__(self, mart: Mart | None, pos):
+        self.mart = mart
+        self.pos = np.asarray(pos, dtype=np.intp)
+
+    @classmethod
+    def none(cls) -> Rows:
+        """No rows (of a mart that is not published)."""
+        return cls(None, np.array([], dtype=np.intp))
+
+    def __len__(self) -> int:
+        return len(self.pos)
+
+    @property
+    def empty(self) -> bool:
+        return len(self.pos) == 0
+
+    def __getitem__(self, column: str) -> np.ndarray:
+        return self.mart.values(column)[self.pos]
+
+    def first(self, column: str):
+        """`column` of the first row."""
+        if column == "period":  # without turning every period of a large mart into a Timestamp
+            return pd.Timestamp(self.mart.period[self.pos[0]])
+        return self.mart.values(column)[self.pos[0]]
+
+    def floats(self, column: str) -> np.ndarray:
+        return self.mart.floats(column)[self.pos]
+
+    @property
+    def period(self) -> np.ndarray:
+        return self.mart.period[self.pos]
+
+    def withheld(self, column: str) -> np.ndarray:
+        """True where `column` is withheld."""
+        flags = self.mart.flags.get(column)
+        return flags[self.pos] if flags is not None else np.zeros(len(self.pos), dtype=bool)
+
+    def ids(self, column: str) -> list[str]:
+        """The cell references (see `cell_id`) of `column`, one per row."""
+        return [f"{key}|{column}" for key in self.mart.keys[self.pos]]
+
+    def where(self, mask) -> Rows:
+        return Rows(self.mart, self.pos[np.asarray(mask, dtype=bool)])
+
+    def take(self, order) -> Rows:
+        return Rows(self.mart, self.pos[np.asarray(order, dtype=np.intp)])
+
+    def at_period(self, period) -> Rows:
+        """The rows of one month."""
+        if self.empty:
+            return self
+        return self.where(self.period == pd.Timestamp(period).to_datetime64())
+
+    def latest(self) -> Rows:
+        """The rows of the latest month among these."""
+        if self.empty:
+            return self
+        period = self.period
+        return self.where(period == period.max())
+
+    def in_months(self, months: np.ndarray) -> Rows:
+        """The rows whose month is one of `months` (datetime64)."""
+        return self.where(np.isin(self.period, months))
+
+    def sort_by_period(self) -> Rows:
+        """Sorted by period as `DataFrame.sort_values("period")` sorts (numpy quicksort of the datetimes)."""
+        if len(self.pos) < 2:
+            return self
+        return self.take(np.argsort(self.period, kind="quicksort"))
 
 
 @dataclass(frozen=True)
@@ -212,12 +354,33 @@ def _mart(name: str, frame: pd.DataFrame) -> Mart:
             sample = frame[column].dropna()
             if not sample.empty and not isinstance(sample.iloc[0], str):
                 frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+    flags = _withheld_flags(frame[WITHHELD]) if WITHHELD in frame.columns else {}
+    texts = [_key_text(frame[key], key) for key in MART_KEYS.get(name, ())]
+    keys = np.empty(len(frame), dtype=object)
+    keys[:] = ["|".join((name, *parts)) for parts in zip(*texts)] if texts else name
+    return Mart(name=name, rows=frame, flags=flags, keys=keys)
+
+
+def _withheld_flags(withheld: pd.Series) -> dict[str, np.ndarray]:
+    """Per column named in any row's comma-separated `withheld` list, a boolean per row.
+
+    Worked out once per distinct list (a mart has a few hundred), not per row: the same
+    flags as `str.get_dummies(sep=",")`, in a fraction of the time.
+    """
+    codes, lists = pd.factorize(withheld.fillna("").astype(str))
     flags: dict[str, np.ndarray] = {}
-    if WITHHELD in frame.columns:
-        dummies = frame[WITHHELD].fillna("").astype(str).str.get_dummies(sep=",")
-        flags = {column: dummies[column].to_numpy(dtype=bool) for column in dummies.columns}
-    keys = pd.Series(name, index=frame.index, dtype=object)
-    for key in MART_KEYS.get(name, ()):
-        text = frame[key].dt.strftime("%Y-%m") if key == "period" else frame[key].astype(str)
-        keys = keys + "|" + text.astype(object)
-    return Mart(name=name, rows=frame, flags=flags, keys=keys.to_numpy(dtype=object))
+    for k, text in enumerate(lists):
+        rows = codes == k
+        for column in set(str(text).split(",")):
+            flags[column] = flags[column] | rows if column in flags else rows
+    return {column: flags[column] for column in sorted(flags)}
+
+
+def _key_text(values: pd.Series, key: str) -> list[str]:
+    """A key column as a cell reference writes it (periods as YYYY-MM), formatted once per distinct value."""
+    codes, uniques = pd.factorize(values)
+    if (codes < 0).any():  # a missing key: format row by row
+        text = values.dt.strftime("%Y-%m") if key == "period" else values.astype(str)
+        return [str(t) for t in text.astype(object)]
+    words = uniques.strftime("%Y-%m") if key == "period" else pd.Series(uniques).astype(str)
+    return np.asarray(words, dtype=object)[codes].tolist()

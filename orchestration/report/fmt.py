@@ -20,6 +20,10 @@ KINDS = ("count", "ratio", "money", "money_signed", "money_k", "rate", "number")
 def is_missing(value) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
+    if isinstance(value, float):  # most figures: the NaN test without pandas' (slower) one
+        return value != value
+    if isinstance(value, (int, str)):
+        return False
     try:
         return bool(pd.isna(value))
     except (TypeError, ValueError):
@@ -96,9 +100,18 @@ def _signed(text: str, value) -> str:
     return f"{MINUS}{text}" if v < 0 and not math.isclose(v, 0.0, abs_tol=1e-12) else text
 
 
+_MONTHS: dict = {}  # period -> "Sep 2023": a report writes the same few dozen months tens of thousands of times
+
+
 def month(period: pd.Timestamp) -> str:
     """Sep 2023."""
-    return pd.Timestamp(period).strftime("%b %Y")
+    try:
+        return _MONTHS[period]
+    except KeyError:
+        text = _MONTHS[period] = pd.Timestamp(period).strftime("%b %Y")
+        return text
+    except TypeError:  # not hashable
+        return pd.Timestamp(period).strftime("%b %Y")
 
 
 def month_short(period: pd.Timestamp) -> str:

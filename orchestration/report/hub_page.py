@@ -7,7 +7,7 @@ import pandas as pd
 
 from orchestration.report import fmt
 from orchestration.report.charts import BenchRow, benchmark
-from orchestration.report.data import Authority, Publish, cell_id
+from orchestration.report.data import Authority, Publish, Rows
 from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, page, section
 from orchestration.report.svg import esc
 
@@ -28,48 +28,61 @@ STATS = [("group_min", "Lowest"), ("group_q1", "Lower quartile"), ("group_median
          ("group_max", "Highest")]
 
 
-def _ordered(rows: pd.DataFrame, better: str) -> pd.DataFrame:
-    """Best first (by rank where published, else by value in the better direction); withheld and missing last."""
-    values = pd.to_numeric(rows["value"], errors="coerce").astype("float64")
-    key = -values if better in ("higher", "none") else values
-    ranks = pd.to_numeric(rows["rank"], errors="coerce").astype("float64")
-    order = pd.DataFrame({"missing": values.isna(), "rank": ranks.fillna(np.inf), "key": key, "name": rows["la_name"]})
-    sort_by = ["missing", "rank", "key", "name"] if ranks.notna().any() else ["missing", "key", "name"]
-    return rows.loc[order.sort_values(sort_by).index]
+def _ordered(rows: Rows, better: str) -> Rows:
+    """Best first (by rank where published, else by value in the better direction); withheld and missing last.
+
+    A stable sort on (missing, rank, value key, name), missing ranks, keys and names last:
+    the order `DataFrame.sort_values` gave, without building a DataFrame per chart.
+    """
+    values = rows.floats("value")
+    keys = -values if better in ("higher", "none") else values
+    ranks = rows.floats("rank")  # all missing: every rank ties (inf), so the order is by key then name
+    names = rows["la_name"]
+
+    def sort_key(k: int):
+        rank, key, name = ranks[k], keys[k], names[k]
+        no_name = fmt.is_missing(name)
+        return (bool(np.isnan(values[k])), np.inf if np.isnan(rank) else float(rank),
+                bool(np.isnan(key)), 0.0 if np.isnan(key) else float(key), no_name, "" if no_name else str(name))
+
+    return rows.take(sorted(range(len(rows)), key=sort_key))
 
 
-def metric_figure(publish: Publish, hub: str, metric: str, rows: pd.DataFrame) -> Figure:
+def metric_figure(publish: Publish, hub: str, metric: str, rows: Rows) -> Figure:
+    """One metric's chart: the hub's authorities (`rows`, one month) against the hub's quartiles."""
     mart = publish.mart("mart_benchmark")
     words, kind, unit = METRICS.get(metric, (metric.replace("_", " ").capitalize(), "number", "Value"))
-    better = str(rows["better"].iloc[0]) if "better" in rows.columns and rows["better"].notna().any() else "none"
+    better = str(rows.first("better")) if "better" in mart.rows.columns and pd.notna(rows["better"]).any() else "none"
     rows = _ordered(rows, better)
-    period = rows["period"].iloc[0]
-    held = {c: mart.withheld(c, rows).to_numpy() for c in ("value", "rank", *[s for s, _ in STATS])}
+    period = rows.first("period")
+    held = {c: rows.withheld(c) for c in ("value", "rank", *[s for s, _ in STATS])}
+    names, values, ranks = rows["la_name"], rows["value"], rows["rank"]
+    value_ids, rank_ids = rows.ids("value"), rows.ids("rank")
     bench_rows = []
-    for k, (_, r) in enumerate(rows.iterrows()):
-        has_rank = not held["rank"][k] and not fmt.is_missing(r["rank"])
+    for k in range(len(rows)):
+        has_rank = not held["rank"][k] and not fmt.is_missing(ranks[k])
         bench_rows.append(BenchRow(
-            name=r["la_name"], value=float(r["value"]) if not fmt.is_missing(r["value"]) else float("nan"),
-            withheld=bool(held["value"][k]), cell=cell_id(mart.name, r, "value"),
-            rank_text=fmt.show(r["rank"], "count") if has_rank else "", rank_cell=cell_id(mart.name, r, "rank") if has_rank else None,
+            name=names[k], value=float(values[k]) if not fmt.is_missing(values[k]) else float("nan"),
+            withheld=bool(held["value"][k]), cell=value_ids[k],
+            rank_text=fmt.show(ranks[k], "count") if has_rank else "", rank_cell=rank_ids[k] if has_rank else None,
         ))
     stats_held = bool(np.any([held[s] for s, _ in STATS]))
-    first = rows.iloc[0]
+    first = {s: (rows.first(s), rows.ids(s)[0]) for s, _ in STATS}  # the hub's figures, the same in every row
     quartiles = None
-    if not stats_held and all(not fmt.is_missing(first[s]) for s, _ in STATS):
-        quartiles = {s: (float(first[s]), cell_id(mart.name, first, s)) for s, _ in STATS}
+    if not stats_held and all(not fmt.is_missing(first[s][0]) for s, _ in STATS):
+        quartiles = {s: (float(first[s][0]), first[s][1]) for s, _ in STATS}
     direction = BETTER.get(better, "Context only: neither higher nor lower is better")
     title = f"{words}, {fmt.month(period)} ({mart.name})"
     drawn = benchmark(bench_rows, quartiles, kind=kind, unit=unit, label=title)
     table_rows = []
-    for k, (_, r) in enumerate(rows.iterrows()):
-        table_rows.append((r["la_name"], [
-            Cell(fmt.show(r["value"], kind, bool(held["value"][k])), cell_id(mart.name, r, "value"), bool(held["value"][k])),
-            Cell(fmt.show(r["rank"], "count", bool(held["rank"][k])), cell_id(mart.name, r, "rank"), bool(held["rank"][k])),
+    for k in range(len(rows)):
+        table_rows.append((names[k], [
+            Cell(fmt.show(values[k], kind, bool(held["value"][k])), value_ids[k], bool(held["value"][k])),
+            Cell(fmt.show(ranks[k], "count", bool(held["rank"][k])), rank_ids[k], bool(held["rank"][k])),
         ]))
     for column, label in STATS:
         h = bool(held[column][0])
-        table_rows.append((f"Hub {label.lower()}", [Cell(fmt.show(first[column], kind, h), cell_id(mart.name, first, column), h), Cell("")]))
+        table_rows.append((f"Hub {label.lower()}", [Cell(fmt.show(first[column][0], kind, h), first[column][1], h), Cell("")]))
     table = Table(["Authority", "Value", "Rank (1 = best)"], table_rows)
     order_words = "best first" if better in BETTER else "highest first"
     note = f'<span class="better">{esc(direction)}.</span> Authorities {order_words}.'
@@ -81,14 +94,15 @@ def metric_figure(publish: Publish, hub: str, metric: str, rows: pd.DataFrame) -
 def render(publish: Publish, hub: str, las: list[Authority]) -> tuple[str, int]:
     """The hub's page, and how many charts it has."""
     mart = publish.mart("mart_benchmark")
-    rows = mart.select(group_type="hub", group_name=hub)
+    rows = mart.rows_of(group_type="hub", group_name=hub)
     figures: list[Figure] = []
     if not rows.empty:
-        latest = rows["period"].max()
-        rows = rows[rows["period"] == latest]
-        known = [m for m in METRICS if m in set(rows["metric"])]
-        for metric in known + sorted(set(rows["metric"]) - set(METRICS)):
-            figures.append(metric_figure(publish, hub, metric, rows[rows["metric"] == metric]))
+        rows = rows.latest()
+        latest = rows.first("period")
+        metrics = rows["metric"]
+        known = [m for m in METRICS if m in set(metrics)]
+        for metric in known + sorted(set(metrics) - set(METRICS)):
+            figures.append(metric_figure(publish, hub, metric, rows.where(metrics == metric)))
         when = fmt.month(latest)
     else:
         when = fmt.month(publish.latest_period) if publish.latest_period is not None else ""

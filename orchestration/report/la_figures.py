@@ -9,10 +9,10 @@ from orchestration.report import fmt
 from orchestration.report.charts import (
     BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, YELLOW, columns, funnel, hbars, lines, paired_bars,
 )
-from orchestration.report.data import Authority, Publish, cell_id
+from orchestration.report.data import Authority, Publish, Rows
 from orchestration.report.layout import Cell, Figure, Table, mart_table, value
 from orchestration.report.layout import months as months_of
-from orchestration.report.series import group_series, recent, series
+from orchestration.report.series import group_series, positions, recent, series
 from orchestration.report.svg import esc
 
 CATEGORIES = {  # mart_sufficiency column -> plain words
@@ -59,10 +59,10 @@ COST_LINES = {
 }
 
 
-def _months(rows: pd.DataFrame) -> list[pd.Timestamp]:
+def _months(rows: Rows) -> list[pd.Timestamp]:
     """Every month from the rows' first to their last: a month without a return shows as a gap."""
-    periods = pd.DatetimeIndex(rows["period"])
-    return list(pd.date_range(periods.min(), periods.max(), freq="MS"))
+    periods = rows.period
+    return list(pd.date_range(pd.Timestamp(periods.min()), pd.Timestamp(periods.max()), freq="MS"))
 
 
 def _span_title(words: str, periods: list, mart: str) -> str:
@@ -70,29 +70,44 @@ def _span_title(words: str, periods: list, mart: str) -> str:
 
 
 class LA:
-    """What the charts of one LA share: the publish, the LA, its months."""
+    """What the charts of one LA share: the publish, the LA, its months.
+
+    Rows are `Rows` (positions into the marts' column arrays), not DataFrames: see `data.Rows`.
+    """
 
     def __init__(self, publish: Publish, la: Authority):
         self.p, self.la = publish, la
         self.suff = publish.mart("mart_sufficiency")
-        self.suff_rows = recent(self.suff.select(la_code=la.code))
+        self.suff_rows = recent(self.suff.rows_of(la.code))
         self.months = _months(self.suff_rows)
+        self.months64 = pd.DatetimeIndex(self.months).to_numpy()
         self.latest = self.months[-1]
         self.threshold = publish.threshold
 
-    def latest_row(self, mart_name: str, **equal) -> pd.DataFrame:
+    def latest_row(self, mart_name: str, **equal) -> Rows:
         if not self.p.has(mart_name):
-            return pd.DataFrame()
-        rows = self.p.mart(mart_name).select(la_code=self.la.code, **equal)
-        return rows[rows["period"] == rows["period"].max()] if not rows.empty else rows
+            return Rows.none()
+        return self.p.mart(mart_name).rows_of(self.la.code, **equal).latest()
 
-    def cell(self, mart_name: str, rows: pd.DataFrame, column: str, kind: str) -> str:
+    def cell(self, mart_name: str, rows: Rows, column: str, kind: str) -> str:
         """A figure from the (single) row given, as a traceable span; "–" when there is no row."""
         if rows.empty:
             return value(None, kind, False, None)
-        mart = self.p.mart(mart_name)
-        row = rows.iloc[0]
-        return value(row[column], kind, bool(mart.withheld(column, rows.iloc[:1]).iloc[0]), cell_id(mart_name, row, column))
+        first = rows.take([0])
+        return value(first.first(column), kind, bool(first.withheld(column)[0]), first.ids(column)[0])
+
+
+class _Row:
+    """One row of `Rows`, read like a DataFrame row: `row[column]`, and `row.id(column)` its cell reference."""
+
+    def __init__(self, rows: Rows):
+        self.rows = rows.take([0])
+
+    def __getitem__(self, column: str):
+        return self.rows.first(column)
+
+    def id(self, column: str) -> str:
+        return self.rows.ids(column)[0]
 
 
 # --- the charts --------------------------------------------------------------------------------
@@ -108,16 +123,17 @@ def placements(x: LA) -> Figure:
     total = series(x.suff, rows, "children_looked_after", name="Children looked after", colour=BLUE, order=months)
     shown = np.nansum(np.vstack([g.values for g in groups]), axis=0)
     band = np.where(np.isfinite(total.values) & held, np.maximum(total.values - shown, 0.0), np.nan)
-    flags = pd.DataFrame({c: x.suff.withheld(c, rows).to_numpy() for c in CATEGORIES}, index=rows["period"]).reindex(months, fill_value=False)
+    at = positions(rows, "period", months)
+    flags = {c: np.append(rows.withheld(c), False)[at] for c in CATEGORIES}
     tips = [
-        f"{fmt.month(p)} · withheld: {', '.join(CATEGORIES[c] for c in CATEGORIES if bool(flags.at[p, c])).lower()}"
-        for p in months
+        f"{fmt.month(p)} · withheld: {', '.join(CATEGORIES[c] for c in CATEGORIES if bool(flags[c][i])).lower()}"
+        for i, p in enumerate(months)
     ]
     title = _span_title("Children looked after by placement type", months, "mart_sufficiency")
     drawn = columns(months, groups, kind="count", unit="Children looked after at month end", label=title, band=band, band_tips=tips)
     drawn.has_withheld = drawn.has_withheld or bool(held.any())
     cols = [("children_looked_after", "Children looked after", "count")] + [(c, w, "count") for c, w in CATEGORIES.items()]
-    last = rows[rows["period"] == x.latest]
+    last = rows.at_period(x.latest)
     note = (
         f"At the end of {fmt.month(x.latest)}, {x.cell('mart_sufficiency', last, 'children_looked_after', 'count')} children were looked after; "
         f"{x.cell('mart_sufficiency', last, 'fostering', 'count')} of them were fostered. Hatched parts of a column are "
@@ -136,17 +152,16 @@ def shares(x: LA) -> Figure:
     cols = [("fostering", "Fostered", "count"), ("foster_inhouse", "In-house carers", "count"),
             ("foster_connected", "Family and friends carers", "count"), ("inhouse_fostering_share", "In-house fostering share", "ratio"),
             ("children_looked_after", "Children looked after", "count"), ("family_based_share", "Family-based share", "ratio")]
-    last = rows[rows["period"] == x.latest]
+    last = rows.at_period(x.latest)
     note = (f"In {fmt.month(x.latest)}, {x.cell('mart_sufficiency', last, 'inhouse_fostering_share', 'ratio')} of fostered children lived with "
             f"the council's own or family and friends carers, and {x.cell('mart_sufficiency', last, 'family_based_share', 'ratio')} "
             "of all children looked after lived in a family setting.")
     return Figure("shares", title, "mart_sufficiency", months[0], months[-1], drawn, mart_table(x.suff, rows, cols, months_of), note)
 
 
-def _recruitment(x: LA, carer_type: str) -> pd.DataFrame:
+def _recruitment(x: LA, carer_type: str) -> Rows:
     rec = x.p.mart("mart_recruitment")
-    rows = rec.select(la_code=x.la.code, carer_type=carer_type)
-    return rows[rows["period"].isin(x.months)]
+    return rec.rows_of(x.la.code, carer_type=carer_type).in_months(x.months64)
 
 
 def households(x: LA) -> Figure:
@@ -159,16 +174,16 @@ def households(x: LA) -> Figure:
         series(rec, connected, "approved_households", name="Family and friends (connected) carers", colour=SKY, order=months, dash="7 4"),
     ], kind="count", unit="Approved households at month end", label=title)
     table = _carer_table(rec, months, {"mainstream": mainstream, "connected": connected, "all": both}, "approved_households")
-    last = both[both["period"] == both["period"].max()]
+    last = both.latest()
     note = f"{x.cell('mart_recruitment', last, 'approved_households', 'count')} fostering households were approved at the end of {fmt.month(x.latest)}."
     return Figure("households", title, "mart_recruitment", months[0], months[-1], drawn, table, note)
 
 
-def _carer_table(rec, months, frames: dict[str, pd.DataFrame], column: str) -> Table:
+def _carer_table(rec, months, frames: dict[str, Rows], column: str) -> Table:
     heads = {"mainstream": "Mainstream", "connected": "Family and friends", "all": "All carers"}
     by_type = {}
     for key, frame in frames.items():
-        cells = [Cell(fmt.show(v, "count"), i) for v, i in zip(frame[column].to_numpy(dtype=object), rec.ids(column, frame))]
+        cells = [Cell(fmt.show(v, "count"), i) for v, i in zip(frame[column], frame.ids(column))]
         by_type[key] = dict(zip(frame["period"], cells))
     rows = [(fmt.month(p), [by_type[k].get(p, Cell(fmt.MISSING_TEXT)) for k in frames]) for p in months]
     return Table(["Month", *[heads[k] for k in frames]], rows)
@@ -184,7 +199,7 @@ def approvals(x: LA) -> Figure:
     drawn = columns(months, parts, kind="count", unit="Households in the month (approved above the line, leaving below)", label=title)
     cols = [("approvals", "Approved", "count"), ("deregistrations", "Left (all reasons)", "count")]
     cols += [(c, f"Left: {w.lower()}", "count") for c, w, _ in REASONS] + [("net_household_change", "Net change", "count")]
-    last = rows[rows["period"] == rows["period"].max()]
+    last = rows.latest()
     note = (f"All carer types. Over the 12 months to {fmt.month(x.latest)}, {x.cell('mart_recruitment', last, 'r12_approvals', 'count')} "
             f"households were approved and {x.cell('mart_recruitment', last, 'r12_deregistrations', 'count')} left.")
     return Figure("approvals", title, "mart_recruitment", months[0], months[-1], drawn, mart_table(rec, rows, cols, months_of), note)
@@ -195,7 +210,7 @@ def recruitment_funnel(x: LA) -> Figure | None:
     last = x.latest_row("mart_recruitment", carer_type="mainstream")
     if last.empty:
         return None
-    row = last.iloc[0]
+    row = _Row(last)
     period = row["period"]
     first = period - pd.DateOffset(months=11)
     title = f"Recruitment of mainstream foster carers, 12 months to {fmt.month(period)} ({rec.name})"
@@ -203,13 +218,13 @@ def recruitment_funnel(x: LA) -> Figure | None:
                   ("r12_applications", "Applications"), ("r12_approvals", "Approvals")]
     rate_cols = [("r12_visit_rate", "of enquiries led to an initial visit"), ("r12_application_rate", "of initial visits led to an application"),
                  ("r12_approval_rate", "of applications were approved")]
-    stages = [(words, float(row[c]) if not fmt.is_missing(row[c]) else float("nan"), cell_id(rec.name, row, c)) for c, words in stage_cols]
-    rates = [(words, fmt.show(row[c], "ratio"), cell_id(rec.name, row, c)) for c, words in rate_cols]
+    stages = [(words, float(row[c]) if not fmt.is_missing(row[c]) else float("nan"), row.id(c)) for c, words in stage_cols]
+    rates = [(words, fmt.show(row[c], "ratio"), row.id(c)) for c, words in rate_cols]
     drawn = funnel(stages, rates, label=title, unit="Households, 12 months")
     table_rows = []
     for k, (c, words) in enumerate(stage_cols):
-        rate = [Cell(fmt.show(row[rate_cols[k][0]], "ratio"), cell_id(rec.name, row, rate_cols[k][0]))] if k < len(rate_cols) else [Cell(fmt.MISSING_TEXT)]
-        table_rows.append((words, [Cell(fmt.show(row[c], "count"), cell_id(rec.name, row, c)), *rate]))
+        rate = [Cell(fmt.show(row[rate_cols[k][0]], "ratio"), row.id(rate_cols[k][0]))] if k < len(rate_cols) else [Cell(fmt.MISSING_TEXT)]
+        table_rows.append((words, [Cell(fmt.show(row[c], "count"), row.id(c)), *rate]))
     table = Table(["Stage", "Households (12 months)", "Rate to the next stage"], table_rows)
     note = (f"{x.cell('mart_recruitment', last, 'r12_conversion_rate', 'ratio')} of enquiries became an approval (conversion rate). "
             "Rates compare the flows of the same 12 months, so they can pass 100%.")
@@ -226,7 +241,7 @@ def places(x: LA) -> Figure:
     ], kind="count", unit="Approved places at month end", label=title)
     cols = [("approved_places", "Approved places", "count"), ("places_filled", "Filled", "count"), ("places_vacant", "Vacant", "count"),
             ("places_unavailable", "Unavailable", "count"), ("place_utilisation", "Utilisation", "ratio")]
-    last = rows[rows["period"] == x.latest]
+    last = rows.at_period(x.latest)
     note = (f"In {fmt.month(x.latest)}, {x.cell('mart_sufficiency', last, 'places_vacant', 'count')} places were vacant and "
             f"{x.cell('mart_sufficiency', last, 'place_utilisation', 'ratio')} of the places available were filled.")
     return Figure("places", title, "mart_sufficiency", months[0], months[-1], drawn, mart_table(x.suff, rows, cols, months_of), note)
@@ -248,10 +263,11 @@ def requests_by_need(x: LA) -> Figure | None:
     if last.empty:
         return None
     mart = x.p.mart("mart_sufficiency_by_need")
-    period = last["period"].iloc[0]
-    held_total = mart.withheld("r12_requests", last).to_numpy()
-    order_key = np.where(held_total, -1.0, pd.to_numeric(last["r12_requests"], errors="coerce").astype("float64").fillna(-0.5).to_numpy())
-    last = last.iloc[np.argsort(-order_key, kind="stable")]
+    period = last.first("period")
+    held_total = last.withheld("r12_requests")
+    requests = last.floats("r12_requests")
+    order_key = np.where(held_total, -1.0, np.where(np.isnan(requests), -0.5, requests))
+    last = last.take(np.argsort(-order_key, kind="stable"))
     needs = list(last["need_category"])
     labels = [NEEDS.get(n, n.replace("_", " ").capitalize()) for n in needs]
     title = f"Placement requests by need, 12 months to {fmt.month(period)} ({mart.name})"
@@ -280,8 +296,7 @@ def weekly_cost(x: LA) -> Figure | None:
     if not x.p.has("mart_cost_comparison"):
         return None
     mart = x.p.mart("mart_cost_comparison")
-    rows = mart.select(la_code=x.la.code)
-    rows = rows[rows["period"].isin(x.months)]
+    rows = mart.rows_of(x.la.code).in_months(x.months64)
     if rows.empty:
         return None
     months = _months(rows)
@@ -294,7 +309,7 @@ def weekly_cost(x: LA) -> Figure | None:
             ("r12_ifa_premium_weekly", "Agency costs more by, a week", "money"),
             ("r12_annual_saving_per_child", "Annual saving per child moved in-house", "money"),
             ("inhouse_weekly_cost", "In-house (month)", "money"), ("ifa_weekly_cost", "Agency (month)", "money")]
-    last = rows[rows["period"] == rows["period"].max()]
+    last = rows.latest()
     note = (f"Moving one child from an agency to an in-house carer saves about "
             f"{x.cell(mart.name, last, 'r12_annual_saving_per_child', 'money')} a year "
             f"(12 months to {fmt.month(months[-1])}).")
@@ -306,9 +321,9 @@ def budget(x: LA) -> Figure | None:
     if last.empty:
         return None
     mart = x.p.mart("mart_finance")
-    period = last["period"].iloc[0]
+    period = last.first("period")
     order = [c for c in COST_LINES if c in set(last["cost_line"])] + sorted(set(last["cost_line"]) - set(COST_LINES))
-    last = last.iloc[np.argsort([order.index(c) for c in last["cost_line"]], kind="stable")]  # keeps the rows' index
+    last = last.take(np.argsort([order.index(c) for c in last["cost_line"]], kind="stable"))
     labels = [COST_LINES.get(c, c.replace("_", " ").capitalize()) for c in order]
     fy_start = pd.Timestamp(year=period.year if period.month >= 4 else period.year - 1, month=4, day=1)
     title = f"Budget against actual spend, financial year {fmt.financial_year(period)} to {fmt.month(period)} ({mart.name})"

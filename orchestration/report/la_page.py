@@ -15,20 +15,18 @@ from orchestration.report.svg import esc
 def _status_text(publish: Publish, la: Authority) -> str:
     if not publish.has("mart_submission_status"):
         return ""
-    status = publish.mart("mart_submission_status").select(la_code=la.code)
-    status = status[status["period"] == la.latest]
+    status = publish.mart("mart_submission_status").rows_of(la.code).at_period(la.latest)
     if status.empty:
         return ""
-    row = status.iloc[0]
-    words = str(row["status"]).replace("_", " ")
-    late = ", late" if bool(row["late"]) is True else ""
+    words = str(status.first("status")).replace("_", " ")
+    late = ", late" if bool(status.first("late")) is True else ""
     return f" · return for {fmt.month(la.latest)}: {esc(words)}{late}"
 
 
 def render(publish: Publish, la: Authority) -> tuple[str, int]:
     """The LA's page, and how many charts it has."""
     x = LA(publish, la)
-    last = x.suff_rows[x.suff_rows["period"] == x.latest]
+    last = x.suff_rows.at_period(x.latest)
     rec_all = x.latest_row("mart_recruitment", carer_type="all")
     cost = x.latest_row("mart_cost_comparison")
     when = fmt.month(x.latest)

@@ -13,7 +13,7 @@ import pandas as pd
 from orchestration.report import fmt
 from orchestration.report.assets import CSS, SCRIPT
 from orchestration.report.charts import Drawn
-from orchestration.report.data import Mart
+from orchestration.report.data import Mart, Rows
 from orchestration.report.svg import HATCH_DEFS, cell_attrs, esc
 
 
@@ -49,23 +49,23 @@ def value(v, kind: str, withheld: bool, cell) -> str:
     return f'<span class="{cls}"{cell_attrs(cell)}>{esc(fmt.show(v, kind, withheld))}</span>'
 
 
-def mart_table(mart: Mart, rows: pd.DataFrame, columns: list[tuple[str, str, str]], row_labels, row_heading: str = "Month") -> Table:
+def mart_table(mart: Mart, rows: Rows, columns: list[tuple[str, str, str]], row_labels, row_heading: str = "Month") -> Table:
     """A table of published cells: one row per mart row, `columns` as (column, heading, kind).
 
     `row_labels(rows)` gives each row's label (default use: its month).
     """
     per_column = []
     for column, _, kind in columns:
-        held = mart.withheld(column, rows).to_numpy(dtype=bool)
-        values = rows[column].to_numpy(dtype=object)
-        ids = mart.ids(column, rows)
+        held = rows.withheld(column)
+        values = rows[column]
+        ids = rows.ids(column)
         per_column.append([Cell(fmt.show(v, kind, h), i, h) for v, h, i in zip(values, held, ids)])
     labels = row_labels(rows)
     out = [(label, [col[k] for col in per_column]) for k, label in enumerate(labels)]
     return Table([row_heading, *[h for _, h, _ in columns]], out)
 
 
-def months(rows: pd.DataFrame) -> list[str]:
+def months(rows: Rows) -> list[str]:
     """Row labels: each row's month."""
     return [fmt.month(p) for p in rows["period"]]
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from orchestration.report import fmt
 from orchestration.report.charts import status_grid
-from orchestration.report.data import Authority, Publish, hub_slug
+from orchestration.report.data import Authority, Publish, Rows, hub_slug
 from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, mart_table, page, section
 from orchestration.report.svg import esc
 
@@ -35,10 +36,10 @@ def _hub_cards(publish: Publish, hubs: dict[str, list[Authority]], status: pd.Da
         members = hubs.get(hub, [])
         items = []
         for la in members:
-            row = status[(status["la_code"] == la.code) & (status["period"] == la.latest)] if not status.empty else pd.DataFrame()
+            row = publish.mart("mart_submission_status").rows_of(la.code).at_period(la.latest) if not status.empty else Rows.none()
             pill = ""
             if not row.empty:
-                r = row.iloc[0]
+                r = {"late": row.first("late"), "status": row.first("status")}
                 late = bool(r["late"]) is True
                 pill = (f'<span class="pill {"late" if late else "ok"}">{esc(STATUS_WORDS.get(str(r["status"]), str(r["status"])))}'
                         f'{", late" if late else ""}</span>')
@@ -99,8 +100,7 @@ def _late_table(status: pd.DataFrame, period) -> str:
 def _key_table(publish: Publish, las: list[Authority]) -> str:
     """The latest month's headline figures of every authority, side by side."""
     suff = publish.mart("mart_sufficiency")
-    rows = [suff.select(la_code=la.code, period=la.latest) for la in las]
-    rows = pd.concat([r for r in rows if not r.empty]) if any(not r.empty for r in rows) else pd.DataFrame()
+    rows = Rows(suff, np.concatenate([suff.rows_of(la.code, period=la.latest).pos for la in las] or [np.array([], dtype=np.intp)]))
     if rows.empty:
         return ""
     cols = [("children_looked_after", "Children looked after", "count"), ("fostering", "Fostered", "count"),
@@ -110,9 +110,9 @@ def _key_table(publish: Publish, las: list[Authority]) -> str:
     slugs = {la.name: la.slug for la in las}
     head = "".join(f'<th scope="col">{esc(h)}</th>' for h in table.head)
     body = []
-    for (label, cells), (_, r) in zip(table.rows, rows.iterrows()):
+    for (label, cells), name in zip(table.rows, rows["la_name"]):
         tds = "".join(f'<td class="{"withheld" if c.withheld else "num"}" data-cell="{esc(c.cell)}">{esc(c.text)}</td>' for c in cells)
-        body.append(f'<tr><th scope="row"><a href="la/{esc(slugs.get(r["la_name"], ""))}.html">{esc(label)}</a></th>{tds}</tr>')
+        body.append(f'<tr><th scope="row"><a href="la/{esc(slugs.get(name, ""))}.html">{esc(label)}</a></th>{tds}</tr>')
     return (
         '<section class="block" aria-labelledby="h-key"><h2 id="h-key">Key figures by authority</h2>'
         '<div class="card"><div class="scroll"><table><caption>Each authority\'s latest month (mart_sufficiency)</caption>'

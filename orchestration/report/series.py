@@ -1,4 +1,9 @@
-"""Turning published mart rows into chart series: values, withheld flags and cell references."""
+"""Turning published mart rows into chart series: values, withheld flags and cell references.
+
+Rows come as `Rows` (positions into the mart's column arrays), and a series is
+built from numpy arrays: a page draws some forty series, so building a DataFrame
+for each one was most of the time a report took.
+"""
 
 from __future__ import annotations
 
@@ -6,48 +11,64 @@ import numpy as np
 import pandas as pd
 
 from orchestration.report.charts import Series
-from orchestration.report.data import Mart
+from orchestration.report.data import Mart, Rows
 
 MAX_MONTHS = 36  # time series show the last three years
 
 
-def recent(rows: pd.DataFrame, months: int = MAX_MONTHS) -> pd.DataFrame:
+def recent(rows: Rows, months: int = MAX_MONTHS) -> Rows:
     """The rows of the last `months` months that have rows (sorted by period)."""
-    rows = rows.sort_values("period")
+    rows = rows.sort_by_period()
     if rows.empty:
         return rows
-    first = rows["period"].max() - pd.DateOffset(months=months - 1)
-    return rows[rows["period"] >= first]
+    first = pd.Timestamp(rows.period.max()) - pd.DateOffset(months=months - 1)
+    return rows.where(rows.period >= first.to_datetime64())
 
 
-def _points(mart: Mart, rows: pd.DataFrame, column: str) -> pd.DataFrame:
-    """One row per mart row: the published value (NaN when withheld), withheld, cell id."""
-    held = mart.withheld(column, rows).to_numpy(dtype=bool)
-    values = pd.to_numeric(rows[column], errors="coerce").astype("float64").to_numpy()
-    ids = mart.ids(column, rows)
-    return pd.DataFrame({"v": np.where(held, np.nan, values), "w": held, "id": ids}, index=rows.index)
+def _datetimes(periods: list) -> np.ndarray:
+    """Timestamps as a datetime64[ns] array (cheaper than `pd.DatetimeIndex` for a few dozen months)."""
+    return np.array([pd.Timestamp(p).value for p in periods], dtype=np.int64).view("datetime64[ns]")
+
+
+def positions(rows: Rows, by: str, order: list) -> np.ndarray:
+    """For each item of `order`, the position of the row whose `by` equals it; `len(rows)` where none does."""
+    if by == "period":
+        wanted = _datetimes(order)
+        have = rows.period
+        if len(have) == 0 or len(wanted) == 0:
+            return np.full(len(wanted), len(have), dtype=np.intp)
+        equal = have[None, :] == wanted[:, None]
+        found = equal.any(axis=1)
+        # the last match, as a dict from each row's value would keep (the rows never repeat a value)
+        last = len(have) - 1 - np.argmax(equal[:, ::-1], axis=1)
+        return np.where(found, last, len(have)).astype(np.intp)
+    where = {key: k for k, key in enumerate(rows[by])}
+    return np.array([where.get(key, len(rows)) for key in order], dtype=np.intp)
 
 
 def series(
-    mart: Mart, rows: pd.DataFrame, column: str, *, name: str, colour: str, kind: str = "count",
+    mart: Mart, rows: Rows, column: str, *, name: str, colour: str, kind: str = "count",
     by: str = "period", order: list | None = None, **how,
 ) -> Series:
-    """The published `column` of `rows` as a series, one point per `order` (default: the rows' own order)."""
-    frame = _points(mart, rows, column)
-    frame.index = rows[by].to_numpy()
+    """The published `column` of `rows` as a series, one point per `order` (default: the rows' own order).
+
+    A point is the published value (NaN when withheld or missing), whether it is withheld,
+    and its cell reference (None for an item of `order` without a row).
+    """
+    held = rows.withheld(column)
+    values = np.where(held, np.nan, rows.floats(column))
+    cells: list = rows.ids(column)
     if order is not None:
-        frame = frame.reindex(order)
-    return Series(
-        name=name, colour=colour, kind=kind,
-        values=frame["v"].to_numpy(dtype=float),
-        withheld=frame["w"].fillna(False).to_numpy(dtype=bool),
-        cells=[c if isinstance(c, str) else None for c in frame["id"]],
-        **how,
-    )
+        at = positions(rows, by, order)
+        values = np.append(values, np.nan)[at]
+        held = np.append(held, False)[at]
+        cells = [*cells, None]
+        cells = [cells[k] for k in at]
+    return Series(name=name, colour=colour, kind=kind, values=values.astype(float), withheld=held.astype(bool), cells=cells, **how)
 
 
 def group_series(
-    mart: Mart, rows: pd.DataFrame, columns: list[str], *, name: str, colour: str, order: list, by: str = "period",
+    mart: Mart, rows: Rows, columns: list[str], *, name: str, colour: str, order: list, by: str = "period",
 ) -> tuple[Series, np.ndarray]:
     """The sum of the published parts among `columns`; withheld parts are left out (and flagged `partial`).
 

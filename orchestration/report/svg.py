@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import math
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,7 +32,11 @@ HATCH_DEFS = (
 
 
 def esc(text) -> str:
-    return html.escape(str(text), quote=True)
+    """`html.escape(str(text), quote=True)`; most texts have nothing to escape, so they are returned as they are."""
+    text = str(text)
+    if "&" in text or "<" in text or ">" in text or '"' in text or "'" in text:
+        return html.escape(text, quote=True)
+    return text
 
 
 def num(value: float) -> str:
@@ -75,6 +80,8 @@ class Linear:
 
     def __call__(self, value):
         span = (self.d1 - self.d0) or 1.0
+        if isinstance(value, (float, int, np.number)):  # one point: plain floats, the same arithmetic, no array
+            return self.r0 + (float(value) - self.d0) / span * (self.r1 - self.r0)
         return self.r0 + (np.asarray(value, dtype=float) - self.d0) / span * (self.r1 - self.r0)
 
 
@@ -87,18 +94,22 @@ class Bands:
     r1: float
     inner: float = 0.72
 
-    @property
+    @cached_property  # asked for once per mark drawn
     def step(self) -> float:
         return (self.r1 - self.r0) / max(self.n, 1)
 
-    @property
+    @cached_property
     def width(self) -> float:
         return self.step * self.inner
 
     def start(self, i) -> np.ndarray:
+        if isinstance(i, (int, np.integer)):  # one band: plain floats, the same arithmetic, no array
+            return self.r0 + float(i) * self.step + (self.step - self.width) / 2
         return self.r0 + np.asarray(i, dtype=float) * self.step + (self.step - self.width) / 2
 
     def centre(self, i) -> np.ndarray:
+        if isinstance(i, (int, np.integer)):
+            return self.r0 + (float(i) + 0.5) * self.step
         return self.r0 + (np.asarray(i, dtype=float) + 0.5) * self.step
 
 
