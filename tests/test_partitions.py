@@ -32,6 +32,7 @@ MARKER = " [kept]"  # put on rows of months that must not be rebuilt
 MONTHLY_MARTS = ["mart_recruitment", "mart_sufficiency", "mart_sufficiency_by_need", "mart_cost_per_placement",
                  "mart_cost_comparison", "mart_finance", "mart_benchmark"]
 # How a generic test reads the model it tests, narrowed by its `where` (dbt's get_where_subquery).
+STAGED = re.compile(r'from \(select \* from "[^"]+"\."staging"\."\w+" where (?P<where>.*?)\) dbt_subquery')
 TESTED_MODEL = re.compile(r'from \(select \* from "[^"]+"\."(?:marts|intermediate)"\."(?P<model>\w+)" where (?P<where>.*?)\) dbt_subquery')
 RESUBMITTED = [f"{y}-{m:02d}" for y, m in [(2022, 6), (2022, 7), (2022, 8), (2022, 9), (2022, 10), (2022, 11),
                                            (2022, 12), (2023, 1), (2023, 2), (2023, 3), (2023, 4), (2023, 5)]]
@@ -86,8 +87,17 @@ def after_resubmission(before_resubmission, tmp_path_factory):
 
 
 def _keep_run_results(root: Path, name: str) -> None:
-    """The last dbt build's run_results.json (the monthly models'), kept before a later run replaces it."""
-    shutil.copy(root / "data" / "dbt" / "target" / "run_results.json", root / f"run_results-{name}.json")
+    """The run's two dbt builds' run_results (the unpartitioned models', the monthly ones'), kept
+    before a later run replaces them."""
+    for part in ("whole", "monthly"):
+        shutil.copy(root / "data" / "dbt" / "target" / f"run_results.{part}.json", root / f"run_results-{name}.{part}.json")
+
+
+def _staging_test_filters(root: Path, name: str) -> set[str]:
+    """The row filters of the staging views' data tests in the run's build of the unpartitioned models."""
+    results = json.loads((root / f"run_results-{name}.whole.json").read_text())["results"]
+    found = (STAGED.search(r.get("compiled_code") or "") for r in results if r["unique_id"].startswith("test."))
+    return {f["where"] for f in found if f}
 
 
 def _tested_monthly_models() -> set[str]:
@@ -102,7 +112,7 @@ def _tested_monthly_models() -> set[str]:
 def _monthly_model_tests(root: Path, name: str) -> tuple[dict[str, set[str]], list[str]]:
     """Each monthly model's data tests' row filters (the `where` of the tested model, as compiled), and
     the unit tests the build ran."""
-    results = json.loads((root / f"run_results-{name}.json").read_text())["results"]
+    results = json.loads((root / f"run_results-{name}.monthly.json").read_text())["results"]
     filters: dict[str, set[str]] = {}
     for r in results:
         found = TESTED_MODEL.search(r.get("compiled_code") or "")
@@ -133,6 +143,11 @@ def test_a_rebuild_tests_only_the_months_it_built_and_runs_no_unit_test(after_re
         "period >= cast('2022-06-01' as date) and period <= cast('2023-05-01' as date)"
     }
     assert unit_tests == []  # they run in the test suite (tests/test_dbt_unit_tests.py), not in production
+    # the staging views' tests check the same months (a return is staged in its own month), except the
+    # one test of the ledger that says which rows it checks (current submissions)
+    assert _staging_test_filters(root, "resubmission") == {
+        "period >= cast('2022-06-01' as date) and period <= cast('2023-05-01' as date)", "is_current",
+    }
 
 
 def test_months_outside_the_range_are_left_as_they_were(after_resubmission):
@@ -163,6 +178,17 @@ def test_a_rerun_with_nothing_new_builds_no_month(after_resubmission):
     report = run_pipeline(_settings(root))
     assert report.months_built == []
     assert "no month's marts were behind its returns" in report.text
+    # nothing new since the last published run: no dbt, no gate, no publish (decision M3)
+    assert "Nothing to rebuild or publish" in report.text
+    assert set(report.seconds) == {"ingest_returns"}
+
+
+def test_a_rerun_with_a_changed_setting_runs_the_gate_and_publish_again(after_resubmission):
+    root, _, _ = after_resubmission
+    report = run_pipeline(_settings(root).with_overrides(disclosure_threshold=3))
+    assert report.months_built == [] and report.exit_code == 0, report.text
+    assert {"fostering_dbt_models", "quality_gate", "published_marts"} <= set(report.seconds)
+    assert "Published version" in report.text  # fewer cells withheld: a new publish
 
 
 def test_a_full_refresh_rebuilds_every_month_from_scratch(before_resubmission, tmp_path):
@@ -174,6 +200,7 @@ def test_a_full_refresh_rebuilds_every_month_from_scratch(before_resubmission, t
     filters, _ = _monthly_model_tests(tmp_path / "copy", "full-refresh")
     assert set(filters) == _tested_monthly_models()
     assert {w for ws in filters.values() for w in ws} == {"1 = 1"}  # every month tested
+    assert _staging_test_filters(tmp_path / "copy", "full-refresh") == {"1 = 1", "is_current"}
     assert "full refresh of every month" in report.text
     assert _marts(tmp_path / "copy" / "data" / "warehouse.duckdb") == _marts(built / "data" / "warehouse.duckdb")
 

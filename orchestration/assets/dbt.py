@@ -17,6 +17,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.dbt_project import dbt_project, dbt_run_paths
 from orchestration.monthly_builds import record_built
-from orchestration.partitions import dbt_vars, is_full_refresh, monthly_partitions
+from orchestration.partitions import dbt_vars, is_full_refresh, monthly_partitions, rebuilt_months
 from orchestration.resources import WarehouseResource
 from orchestration.settings import load_settings
 from orchestration.warehouse import connect, ensure_schema, writer_lock
@@ -98,7 +99,9 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
     """`dbt <args>` holding the writer lock; the marts' materialisations carry rows and a preview.
 
     The marts' events are held back until dbt has exited: DuckDB lets no other
-    process read the file while dbt writes it.
+    process read the file while dbt writes it. dbt's run_results.json is kept as
+    `run_results.<whole|monthly>.json` too, so the last build of each set can be read
+    after the other has run (which tests each ran, over which rows).
     """
     held = []
     with writer_lock(Path(warehouse.path)), _warehouse_env(warehouse.path):
@@ -111,6 +114,9 @@ def _build(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: Wa
                 held.append((key, event))
             else:
                 yield event
+        results = target / "run_results.json"
+        if results.exists():
+            shutil.copyfile(results, target / f"run_results.{'whole' if months is None else 'monthly'}.json")
         first, last = (_date(months, "period_from"), _date(months, "period_to")) if months is not None else (None, None)
         with connect(Path(warehouse.path)) as con:
             if months is not None:
@@ -127,8 +133,18 @@ def _date(months: dict, name: str) -> dt.date | None:
 
 
 def build_whole(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
-    """`dbt build` of the selected unpartitioned models: seeds, staging views, the status mart."""
-    yield from _build(context, dbt, warehouse, BUILD, None)
+    """`dbt build` of the selected unpartitioned models: seeds, staging views, the status mart.
+
+    In a run over a range of months, the staging views' data tests check those months' rows only
+    (vars `staged_from`/`staged_to`): a new return is staged in its own month, which is the first
+    of the range, and every other month's rows passed their tests before.
+    """
+    months = rebuilt_months(context.run.tags)
+    if months is None:
+        yield from _build(context, dbt, warehouse, BUILD, None)
+        return
+    staged = {"staged_from": months[0].isoformat(), "staged_to": months[1].isoformat()}
+    yield from _build(context, dbt, warehouse, [*BUILD, "--vars", json.dumps(staged)], None)
 
 
 def build_months(context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource):
