@@ -514,6 +514,9 @@ def test_finish_adds_to_the_version_before_latest_moves_to_it(tiny):
 def test_a_publish_that_fails_half_way_leaves_latest_untouched(tiny, monkeypatch):
     warehouse, publish_dir = tiny
     first = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD)
+    with duckdb.connect(str(warehouse)) as con:  # both marts changed: neither is carried, both are written
+        con.execute("UPDATE marts.mart_finance SET actual = actual + 1")
+        con.execute("UPDATE marts.mart_sufficiency SET approved_households = approved_households + 1")
     real, calls = writer._write_csv, []
 
     def failing(frame, schema, path):

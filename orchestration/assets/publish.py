@@ -73,6 +73,7 @@ def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResou
             "rows": dg.MetadataValue.json(result.rows),
             "withheld_cells": dg.MetadataValue.json(result.withheld),
             "unchanged": result.unchanged,
+            "carried": dg.MetadataValue.json(result.carried),  # marts unchanged since the previous version: hard links of its files
             "report": dg.MetadataValue.path(str(report) if report.exists() else "not built (see the run's log)"),
         }
     )

@@ -19,9 +19,19 @@ A reader of ``latest`` (or `read_latest`) therefore only ever sees a complete
 publish, and a publish that fails or is killed half way leaves ``latest`` as it
 was; the stale ``.staging-*`` folder it leaves is removed by the next publish.
 
+A mart whose published content has not changed since the latest version is not
+written again: its two files are hard links of the latest version's (a copy where
+linking fails), so every version stays a complete folder that outlives the pruning
+of the others. "Unchanged" is decided before writing, from a digest of the
+disclosed table and of everything else the files' bytes depend on
+(`_content_digest`, `_format_digest`), recorded per mart in the manifest as
+``content_sha256``; a carried file is hashed again and must match the sha256 and
+size the latest manifest records, or the mart is written from scratch. The
+manifest names the version a mart was carried from (``carried_from``).
+
 Test-only: ``FOSTERING_PUBLISH_PAUSE_AFTER_FILES=<n>`` makes the writer sleep
-(``FOSTERING_PUBLISH_PAUSE_SECONDS``, default 300) after writing its n-th file into
-the staging folder, so a test can kill a publish half way. Never set it in a deployment.
+(``FOSTERING_PUBLISH_PAUSE_SECONDS``, default 300) after placing its n-th file (written
+or carried) in the staging folder, so a test can kill a publish half way. Never set it in a deployment.
 """
 
 from __future__ import annotations
@@ -31,16 +41,20 @@ import datetime as dt
 import hashlib
 import json
 import os
+import platform
 import re
 import shutil
+import stat
 import sys
 from collections.abc import Callable
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestration import __version__
@@ -57,6 +71,8 @@ LOCK_NAME = ".publish.lock"
 VERSION_RE = re.compile(r"^(\d{8}T\d{6}Z)(?:-(\d+))?$")
 # What a spreadsheet would run as a formula when it starts a cell (OWASP CSV injection).
 FORMULA_START = r"^[=+\-@\t\r]"
+PARQUET_COMPRESSION = "snappy"
+FORMS = ("parquet", "csv")  # the files of one mart, in the order they are written
 
 PAUSE_AFTER_FILES_ENV = "FOSTERING_PUBLISH_PAUSE_AFTER_FILES"  # test-only
 PAUSE_SECONDS_ENV = "FOSTERING_PUBLISH_PAUSE_SECONDS"  # test-only
@@ -81,6 +97,7 @@ class PublishResult:
     withheld: dict[str, int] = field(default_factory=dict)  # withheld cells per mart
     seconds: float = 0.0
     unchanged: bool = False  # the marts equal the latest publish's: no new version was made
+    carried: list[str] = field(default_factory=list)  # marts carried (hard-linked) from the previous version
 
     @property
     def manifest_path(self) -> Path:
@@ -105,7 +122,9 @@ def publish(
     `skip_unchanged`, a publish whose data files and returns equal the latest's
     makes no new version (the latest stays, and the result says `unchanged`).
     `finish` is given the complete version folder before it is switched in, to add
-    to it (the report), so `latest` never points at a version without it.
+    to it (the report), so `latest` never points at a version without it. A mart
+    whose content is unchanged since the latest version is carried, not rewritten
+    (its files hard-linked; `PublishResult.carried` names them).
     """
     started = time.perf_counter()
     warehouse, publish_dir = Path(warehouse), Path(publish_dir)
@@ -116,6 +135,7 @@ def publish(
     created = _utc(now)
     publish_dir.mkdir(parents=True, exist_ok=True)
     with _publish_lock(publish_dir):
+        previous = _previous(publish_dir)  # what a mart whose content did not change is carried from
         tables, sql_types, returns = _read_warehouse(warehouse)
         frames = {name: table.to_pandas(types_mapper=_NULLABLE.get) for name, table in tables.items()}
         disclosed = apply_disclosure(frames, threshold)
@@ -123,7 +143,7 @@ def publish(
         staging = publish_dir / f"{STAGING_PREFIX}{version}"
         staging.mkdir()
         try:
-            manifest = _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks)
+            manifest = _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks, previous)
             same = _same_as_latest(publish_dir, manifest) if skip_unchanged else None
             if same is not None:  # nothing new to publish: the latest stays as it is
                 shutil.rmtree(staging)
@@ -151,6 +171,7 @@ def _result(manifest: dict, path: Path, started: float, unchanged: bool = False)
         withheld=dict(manifest["disclosure"]["withheld_cells"]),
         seconds=time.perf_counter() - started,
         unchanged=unchanged,
+        carried=[m["name"] for m in manifest["marts"] if m.get("carried_from")],
     )
 
 
@@ -235,7 +256,7 @@ def _read_warehouse(warehouse: Path) -> tuple[dict[str, pa.Table], dict[str, dic
 
 
 class _FileCounter:
-    """Counts files written into the staging folder; the test-only pause hangs off it."""
+    """Counts files placed in the staging folder (written or carried); the test-only pause hangs off it."""
 
     def __init__(self) -> None:
         self.written = 0
@@ -251,9 +272,10 @@ class _FileCounter:
             time.sleep(self.pause_seconds)
 
 
-def _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks) -> dict:
+def _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks, previous=None) -> dict:
     rules = load_rules()
     counter = _FileCounter()
+    form = _format_digest()
     marts = []
     for name, table in tables.items():
         frame = disclosed[name]
@@ -261,13 +283,18 @@ def _write_version(staging, version, created, tables, sql_types, disclosed, retu
         if WITHHELD in frame.columns:
             schema = schema.append(pa.field(WITHHELD, pa.string(), nullable=False))
         published = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
+        content = _content_digest(name, published, form)
 
-        parquet_path = staging / f"{name}.parquet"
-        pq.write_table(published, parquet_path, compression="snappy")
-        counter.wrote(parquet_path)
-        csv_path = staging / f"{name}.csv"
-        _write_csv(frame, schema, csv_path)
-        counter.wrote(csv_path)
+        files = _carry(name, content, previous, staging, counter)
+        carried_from = previous.version if files is not None else None
+        if files is None:  # new or changed content (or nothing trustworthy to carry): written from scratch
+            parquet_path = staging / f"{name}.parquet"
+            pq.write_table(published, parquet_path, compression=PARQUET_COMPRESSION)
+            counter.wrote(parquet_path)
+            csv_path = staging / f"{name}.csv"
+            _write_csv(frame, schema, csv_path)
+            counter.wrote(csv_path)
+            files = {"parquet": _file_entry(parquet_path), "csv": _file_entry(csv_path)}
 
         kinds = rules.marts[name].kind_of
         columns = [
@@ -283,7 +310,9 @@ def _write_version(staging, version, created, tables, sql_types, disclosed, retu
             "name": name,
             "rows": published.num_rows,
             "columns": columns,
-            "files": {"parquet": _file_entry(parquet_path), "csv": _file_entry(csv_path)},
+            "files": files,
+            "content_sha256": content,
+            "carried_from": carried_from,  # the version whose files these are (hard links), or None: written here
         })
 
     from orchestration.returns.schema import known_versions
@@ -308,6 +337,154 @@ def _write_version(staging, version, created, tables, sql_types, disclosed, retu
     _write_bytes(manifest_path, (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8"))
     counter.wrote(manifest_path)
     return manifest
+
+
+# --- carrying what did not change ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Previous:
+    """The latest version, which a mart whose content did not change is carried from."""
+
+    version: str  # its folder's name
+    path: Path
+    marts: dict[str, dict]  # its manifest's entry per mart
+
+
+def _previous(publish_dir: Path) -> _Previous | None:
+    latest = read_latest(publish_dir)
+    if latest is None:
+        return None
+    try:
+        manifest = json.loads((latest / MANIFEST).read_text(encoding="utf-8"))
+        marts = {str(m["name"]): m for m in manifest["marts"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # nothing trustworthy to carry: every mart is written
+    return _Previous(latest.name, latest, marts)
+
+
+def _format_digest() -> str | None:
+    """Everything besides a mart's table that its files' bytes depend on: the writer's code and options, the libraries.
+
+    The writer's own source is in it, so a change to how files are written is never hidden by a
+    carried file written the old way; None (nothing is carried) when the source cannot be read.
+    """
+    try:
+        source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    except OSError:
+        return None
+    described = {
+        "pipeline_version": __version__,
+        "marts_spec_version": MARTS_SPEC_VERSION,
+        "writer_source": source,
+        "python": platform.python_version(),
+        "pyarrow": pa.__version__,
+        "pandas": pd.__version__,
+        "numpy": np.__version__,
+        "parquet_compression": PARQUET_COMPRESSION,
+        "formula_start": FORMULA_START,
+    }
+    return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
+
+
+def _flat(kind: pa.DataType) -> bool:
+    return any(test(kind) for test in (
+        pa.types.is_boolean, pa.types.is_integer, pa.types.is_floating, pa.types.is_decimal, pa.types.is_string,
+        pa.types.is_large_string, pa.types.is_date, pa.types.is_timestamp, pa.types.is_time, pa.types.is_null,
+    ))
+
+
+def _content_digest(name: str, table: pa.Table, form: str | None) -> str | None:
+    """A digest of what one mart publishes, taken before anything is written; None when it cannot be taken safely.
+
+    It covers the mart's name, the published table's schema (with the pandas metadata that goes
+    into the Parquet file, which records each column's pandas type), its rows and `form`
+    (`_format_digest`). The CSV is written from the same frame the table is made from, and each
+    value of that frame is the pandas form of an Arrow value, so an equal table gives an equal CSV.
+
+    Only published values go in. A withheld cell is null, but Arrow keeps the value it replaced
+    under the null slot (pandas' nullable integers keep their data), and this digest is published
+    in the manifest: hashing the raw buffers (or an IPC stream of the table) would let anyone
+    recover a withheld count by trying 1 to 5. So each column is hashed as the positions of its
+    nulls and its non-null values (`drop_null`), each as one IPC message. Nested columns (none in
+    the marts) could hide values in their children: such a mart is never carried.
+    """
+    if form is None or not all(_flat(f.type) for f in table.schema):
+        return None
+    digest = hashlib.sha256()
+    digest.update(f"{form}\0{name}\0{table.num_rows}\0".encode("utf-8"))
+    digest.update(table.schema.serialize())
+    for column in table.columns:
+        values = column.combine_chunks()
+        nulls = pc.indices_nonzero(values.is_null())
+        kept = values.drop_null()
+        if pa.types.is_boolean(kept.type):  # whole bytes: no bits past the end of a bitmap
+            kept = kept.cast(pa.uint8())
+        digest.update(pa.record_batch([nulls], names=["nulls"]).serialize())
+        digest.update(pa.record_batch([kept], names=["values"]).serialize())
+    return digest.hexdigest()
+
+
+def _carry(name: str, content: str | None, previous: _Previous | None, staging: Path, counter: _FileCounter) -> dict | None:
+    """The latest version's files of a mart whose content is unchanged, placed in `staging`; None to write them afresh.
+
+    Carried only when the latest manifest records the same content digest for the mart and each
+    of its files, once placed (a hard link, else a copy), has the sha256 and size recorded there:
+    a previous file that was damaged or edited is never carried forward.
+    """
+    if previous is None or content is None:
+        return None
+    entry = previous.marts.get(name)
+    if not isinstance(entry, dict) or entry.get("content_sha256") != content:
+        return None
+    placed: list[Path] = []
+    files: dict[str, dict] = {}
+    try:
+        for form in FORMS:
+            filename = f"{name}.{form}"
+            recorded = entry["files"][form]
+            if recorded["path"] != filename:
+                return _undo(placed)
+            source = previous.path / filename
+            found = os.lstat(source)
+            if not stat.S_ISREG(found.st_mode) or found.st_size != recorded["bytes"]:
+                return _undo(placed)  # cheap, before anything is hashed
+            target = staging / filename
+            _link_or_copy(source, target)
+            placed.append(target)
+            if not stat.S_ISREG(os.lstat(target).st_mode):
+                return _undo(placed)
+            # the bytes now in the new version, hashed once (a link: the very file the latest holds)
+            entry_now = _file_entry(target)
+            if entry_now != {"path": filename, "sha256": recorded["sha256"], "bytes": recorded["bytes"]}:
+                return _undo(placed)
+            files[form] = entry_now
+            counter.wrote(target)
+    except (OSError, KeyError, TypeError):
+        return _undo(placed)
+    return files
+
+
+def _undo(placed: list[Path]) -> None:
+    for path in placed:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+    return None
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    """A hard link of `source` at `target` (nothing written, already durable), else a copy.
+
+    A version's files are never changed once it is published, so two versions can share them;
+    removing one version (pruning) only removes its names, never the other's.
+    """
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except (OSError, NotImplementedError):  # no hard links here: another file system, EPERM, EMLINK...
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
+# --- writing the files ---------------------------------------------------------------
 
 
 def neutralise_formulas(values: pd.Series) -> pd.Series:
