@@ -6,7 +6,8 @@ is one transaction in the warehouse: every return's ledger row, its findings
 and (only if it has no error) its pseudonymised tables are written together,
 so a return is either wholly in or wholly out, and a rejected one never
 touches the return tables. The file is archived under its checksum before
-anything else, so nothing received is ever lost.
+anything else, so nothing received is ever lost. Returns already received are
+recognised by their file stamps without being read again (landing_stamps.py).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import datetime as dt
 import errno
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration import reference
+from orchestration import landing_stamps, reference
 from orchestration.parallel import batches, ordered_map
 from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
@@ -91,15 +93,41 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
     settings.require_real_key()
     check_contracts(settings.reference_dir)
     summary = IngestSummary()
-    if paths is None:
+    whole_folder = paths is None  # else only `paths` are looked at, and no other return's record is forgotten
+    if whole_folder:
         paths, summary.ignored = discover(settings.landing)
     received_at = (now or dt.datetime.now(dt.timezone.utc)).replace(tzinfo=None)
     with writer_lock(settings.warehouse):
         with connect(settings.warehouse) as con:
             ensure_schema(con)
             seen = {row[0] for row in con.execute("SELECT submission_id FROM ops.submissions").fetchall()}
-        todo = []
-        for path in map(Path, paths):
+            known = {} if settings.rehash_landing else landing_stamps.recorded(con)
+        stamped_ns = time.time_ns()  # before any file is stamped: the records' seen_at
+        todo, fresh, listed = _new_returns(map(Path, paths), settings, seen, known, summary)
+        with connect(settings.warehouse) as con:
+            jobs = [(batch, settings, received_at) for batch in _batches(todo)]
+            for prepared in ordered_map(_prepare_batch, jobs, chunksize=1, parallel_from=2):
+                stored = _store_isolated(con, prepared, settings, received_at)
+                summary.outcomes.extend(p.outcome for p in stored)
+            # Only now, every checksum hashed is on the ledger: a record never points at a return not stored.
+            landing_stamps.record(con, fresh, stamped_ns, listed if whole_folder else None)
+    return summary
+
+
+def _new_returns(paths, settings: Settings, seen: set[str], known: dict, summary: IngestSummary):
+    """The returns not received before, with their checksums; the (source, stamp, checksum) of
+    those hashed, to record; and every return's source path.
+
+    A return whose stamp is its record's is already received without being read, but only while
+    the recorded checksum is on the ledger (`seen`): whatever is to be ingested is hashed now.
+    """
+    todo, fresh, listed = [], [], []
+    for path in paths:
+        source = _relative(path, settings.landing)
+        listed.append(source)
+        stamp = landing_stamps.stamp(path)  # before hashing: a change while hashing leaves the stamp stale, never trusted
+        digest = landing_stamps.recorded_digest(known, source, stamp)
+        if digest not in seen:
             try:
                 digest = checksum(path)
             except OSError as exc:  # gone, or swapped for a link, since it was found: nothing to read
@@ -107,17 +135,14 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
                     raise
                 summary.ignored.append(Ignored(path, f"could not be read when its turn came ({exc.strerror or type(exc).__name__}): it is looked at again next run"))
                 continue
-            if digest in seen:
-                summary.outcomes.append(Outcome(_relative(path, settings.landing), digest, "already_received"))
-                continue
-            seen.add(digest)
-            todo.append((path, digest))
-        with connect(settings.warehouse) as con:
-            jobs = [(batch, settings, received_at) for batch in _batches(todo)]
-            for prepared in ordered_map(_prepare_batch, jobs, chunksize=1, parallel_from=2):
-                stored = _store_isolated(con, prepared, settings, received_at)
-                summary.outcomes.extend(p.outcome for p in stored)
-    return summary
+            if stamp is not None:
+                fresh.append((source, stamp, digest))
+        if digest in seen:
+            summary.outcomes.append(Outcome(source, digest, "already_received"))
+            continue
+        seen.add(digest)
+        todo.append((path, digest))
+    return todo, fresh, listed
 
 
 # A batch big enough that parsing cost per call is spread thin, small enough that
@@ -380,6 +405,11 @@ def _within(path: Path, data_dir: Path) -> str:
 
 
 def _relative(path: Path, landing: Path) -> str:
+    """A return's source path, relative to the landing folder; taken without resolving links (a system
+    call per part of the path, seconds for a national folder) for a path found under it."""
+    if path.is_absolute() and ".." not in path.parts:
+        with contextlib.suppress(ValueError):
+            return str(path.relative_to(landing))
     try:
         return str(path.resolve().relative_to(landing.resolve()))
     except ValueError:

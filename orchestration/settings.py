@@ -51,6 +51,7 @@ class Settings:
     sensor_interval_s: int  # the landing sensor looks at the landing folder at most this often
     first_period: str  # the first monthly partition (YYYY-MM): history before it is built only by full refreshes
     duckdb_memory_limit: str = "2GB"  # DuckDB spills to disk beyond this (its own default is 80 % of the machine)
+    rehash_landing: bool = False  # hash every landing file, trusting no recorded stamp (landing_stamps.py)
 
     @property
     def archive_dir(self) -> Path:
@@ -95,6 +96,7 @@ def absolute(path: str | os.PathLike) -> Path:
 ENVIRONMENTS = ("development", "production")
 PERIOD_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 MEMORY_RE = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|[KMGT]|B|%)\s*$", re.IGNORECASE)
+FLAGS = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 @lru_cache(maxsize=32)
@@ -150,6 +152,9 @@ class _Reader:
             return default
         return value
 
+    def flag(self, name: str) -> bool:
+        return FLAGS[self.checked(name, "0", lambda v: v.lower() in FLAGS, "1 or 0 (or true/false, yes/no)").lower()]
+
     def checked(self, name: str, default: str, valid, what: str) -> str:
         text = self.raw(name)
         if text is None:
@@ -202,6 +207,7 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         duckdb_memory_limit=read.checked(
             "FOSTERING_DUCKDB_MEMORY_LIMIT", "2GB", MEMORY_RE.match, "an amount of memory like '2GB' or '512MB'"
         ),
+        rehash_landing=read.flag("FOSTERING_REHASH_LANDING"),
     )
     if read.problems:
         raise ConfigurationError("; ".join(read.problems))

@@ -4,7 +4,7 @@ When the ingest stored no return, no month's marts are behind their returns,
 and everything else that shapes the marts and the publish is as it was at the
 end of the last complete run on the same day, dbt, the gate and the publish
 would rebuild, re-check and re-publish exactly what is there: the run stops
-after the ingest (decision N9). What "everything else" is, is the run's
+after the ingest (decision L3). What "everything else" is, is the run's
 *inputs*, fingerprinted here:
 
 - the dbt project, as its manifest (models, tests, vars of dbt_project.yml);

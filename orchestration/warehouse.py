@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS ops.findings (
     value          VARCHAR,
     expected       VARCHAR
 );
+CREATE TABLE IF NOT EXISTS ops.landing_files (
+    source_path    VARCHAR PRIMARY KEY,   -- a return in the landing folder, relative to it, as in ops.submissions
+    stamp          VARCHAR NOT NULL,      -- size:mtime_ns:ctime_ns:inode; for a CSV folder a digest of its CSV files' names and stamps
+    ctime_ns       BIGINT NOT NULL,       -- its (newest) status change: trusted only if well before seen_at (landing_stamps.py)
+    submission_id  VARCHAR NOT NULL,      -- the checksum it had with that stamp
+    seen_at        TIMESTAMP NOT NULL     -- UTC, when it was stamped, before it was hashed
+);
 CREATE TABLE IF NOT EXISTS ops.monthly_builds (
     period       DATE PRIMARY KEY,   -- a reporting month whose marts were built
     fingerprint  UBIGINT NOT NULL,   -- of the current returns in its 12-month window when they were

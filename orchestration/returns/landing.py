@@ -53,14 +53,19 @@ def _is_member_csv(entry: os.DirEntry) -> bool:
     )
 
 
+def csv_member_entries(folder: Path) -> list[os.DirEntry]:
+    """`csv_members` as directory entries, whose stat is one system call (the landing stamps take them)."""
+    with os.scandir(folder) as entries:
+        return sorted((e for e in entries if _is_member_csv(e)), key=lambda e: e.name)
+
+
 def csv_members(folder: Path) -> list[Path]:
     """A CSV-folder return's own CSV files, by name: regular files only (never a link), not hidden.
 
-    Discovery, checksum, archive and the folder reader all take this one set.
+    Discovery, checksum, archive, the folder reader and the landing stamps all take this one set.
     """
     folder = Path(folder)
-    with os.scandir(folder) as entries:
-        return sorted((folder / e.name for e in entries if _is_member_csv(e)), key=lambda p: p.name)
+    return [folder / e.name for e in csv_member_entries(folder)]
 
 
 def open_no_follow(path: Path) -> BinaryIO:
