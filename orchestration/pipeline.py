@@ -162,7 +162,7 @@ def run_pipeline(
     })
     dbt_seconds = steps.get("fostering_dbt_models", 0) + steps.get("fostering_dbt_monthly", 0)
     built = f"the months {months.keys.start} to {months.keys.end}" if months.keys else "no month (only the unpartitioned models)"
-    lines.append(f"Built {built} with dbt in {dbt_seconds:.1f}s ({months.why}), every dbt test passing (log: {log_path}):")
+    lines.append(f"Built {built} with dbt in {dbt_seconds:.1f}s ({months.why}), every data test of the months built passing (log: {log_path}):")
     lines += [f"  marts.{name}: {rows} rows" for name, rows in mart_row_counts(settings.warehouse).items()]
     lines += _gate_lines(gate, steps.get("quality_gate", 0))
     if blocked:
