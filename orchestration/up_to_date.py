@@ -8,7 +8,9 @@ after the ingest (decision L3). What "everything else" is, is the run's
 *inputs*, fingerprinted here:
 
 - the dbt project, as its manifest (models, tests, vars of dbt_project.yml);
-- the reference folder's files (the LA list, hubs), by name, size and time;
+- the reference folder's files (the LA list, hubs) and the gate's suites
+  (the expectations folder), by name, size and time;
+- the publish's disclosure rules, and the pipeline's version;
 - the settings the gate or the publish reads (disclosure threshold, swing
   threshold, places tolerance, publish folder);
 - the day, because the status mart's lateness changes with it;
@@ -26,7 +28,9 @@ import datetime as dt
 import hashlib
 from pathlib import Path
 
+from orchestration import __version__
 from orchestration.dbt_project import MANIFEST_PATH
+from orchestration.publish.disclosure import RULES_PATH as DISCLOSURE_RULES
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, writer_lock
 
@@ -43,11 +47,12 @@ def inputs_fingerprint(settings: Settings) -> str | None:
         return None
     digest = hashlib.sha256()
     digest.update(MANIFEST_PATH.read_bytes())
-    reference = Path(settings.reference_dir)
-    for path in sorted(reference.glob("*")) if reference.is_dir() else []:
-        stat = path.stat()
-        digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    knobs = (settings.disclosure_threshold, settings.swing_threshold, settings.places_tolerance, settings.publish_dir)
+    for folder in (settings.reference_dir, settings.expectations_dir):
+        for path in sorted(Path(folder).glob("*")) if Path(folder).is_dir() else []:
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    digest.update(DISCLOSURE_RULES.read_bytes())
+    knobs = (__version__, settings.disclosure_threshold, settings.swing_threshold, settings.places_tolerance, settings.publish_dir)
     digest.update(repr(knobs).encode())
     with connect(settings.warehouse, read_only=True) as con:
         today, returns = con.execute(
