@@ -133,8 +133,8 @@ def run_pipeline(
         fingerprint = inputs_fingerprint(settings) if backfill is None and not full_refresh else None
         if months.keys is None and nothing_to_do(settings, fingerprint):
             lines.append(
-                f"Nothing to rebuild or publish ({months.why}; the models, reference data, settings and day are those "
-                f"of the last complete run): the latest publish stays {_latest(settings)}"
+                f"Nothing new to publish, and nothing rebuilt ({months.why}; the models, reference data, settings "
+                f"and day are those of the last complete run): the latest publish stays {_latest(settings)}"
             )
             return RunReport("\n".join(lines), 0, [], seconds)
         # These need the dbt manifest prepared above, and import dbt (about 3 s): only once there is work.

@@ -179,7 +179,7 @@ def test_a_rerun_with_nothing_new_builds_no_month(after_resubmission):
     assert report.months_built == []
     assert "no month's marts were behind its returns" in report.text
     # nothing new since the last published run: no dbt, no gate, no publish (decision L3)
-    assert "Nothing to rebuild or publish" in report.text
+    assert "Nothing new to publish, and nothing rebuilt" in report.text
     assert set(report.seconds) == {"ingest_returns"}
 
 
