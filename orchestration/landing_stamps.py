@@ -33,6 +33,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.returns.landing import csv_member_entries
+from orchestration.warehouse import insert_frame
 
 # Covers timestamp ticks (a jiffy on Linux, 2 s on FAT) and small clock differences with a file server.
 MARGIN_NS = 2_000_000_000
@@ -92,8 +93,6 @@ def record(
             con.execute("DELETE FROM ops.landing_files WHERE source_path NOT IN (SELECT source_path FROM listed)")
         finally:
             con.unregister("listed")
-    if not fresh:
-        return
     frame = pd.DataFrame(
         {
             "source_path": [source for source, _, _ in fresh],
@@ -103,8 +102,4 @@ def record(
             "seen_at": seen_at,
         }
     ).drop_duplicates("source_path", keep="last")  # a path given twice: one row per key in one INSERT
-    con.register("stamped", frame)
-    try:
-        con.execute("INSERT OR REPLACE INTO ops.landing_files BY NAME SELECT * FROM stamped")
-    finally:
-        con.unregister("stamped")
+    insert_frame(con, "ops.landing_files", frame, replace=True)

@@ -34,13 +34,6 @@ from orchestration.publish.disclosure import RULES_PATH as DISCLOSURE_RULES
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, writer_lock
 
-TABLE_DDL = """
-CREATE TABLE IF NOT EXISTS ops.completed_runs (
-    fingerprint  VARCHAR NOT NULL,   -- of the run's inputs (orchestration/up_to_date.py)
-    finished_at  TIMESTAMP NOT NULL
-)"""
-
-
 def inputs_fingerprint(settings: Settings) -> str | None:
     """The fingerprint of what a run would build and publish from; None without a warehouse."""
     if not settings.warehouse.exists():
@@ -67,12 +60,7 @@ def nothing_to_do(settings: Settings, fingerprint: str | None) -> bool:
     """True when the last complete run had the same inputs (and so left nothing to build or publish)."""
     if fingerprint is None:
         return False
-    with connect(settings.warehouse, read_only=True) as con:
-        known = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops' AND table_name = 'completed_runs'"
-        ).fetchone()[0]
-        if not known:
-            return False
+    with connect(settings.warehouse, read_only=True) as con:  # the ingest has run ensure_schema: the table is there
         last = con.execute("SELECT fingerprint FROM ops.completed_runs ORDER BY finished_at DESC LIMIT 1").fetchone()
     return last is not None and last[0] == fingerprint
 
@@ -80,6 +68,5 @@ def nothing_to_do(settings: Settings, fingerprint: str | None) -> bool:
 def record_complete(settings: Settings, fingerprint: str) -> None:
     """Remember the inputs of a run that ended published (only the latest is kept)."""
     with writer_lock(settings.warehouse), connect(settings.warehouse) as con:
-        con.execute(TABLE_DDL)
         con.execute("DELETE FROM ops.completed_runs")
         con.execute("INSERT INTO ops.completed_runs VALUES (?, ?)", [fingerprint, dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)])

@@ -61,6 +61,10 @@ CREATE TABLE IF NOT EXISTS ops.landing_files (
     submission_id  VARCHAR NOT NULL,      -- the checksum it had with that stamp
     seen_at        TIMESTAMP NOT NULL     -- UTC, when it was stamped, before it was hashed
 );
+CREATE TABLE IF NOT EXISTS ops.completed_runs (
+    fingerprint  VARCHAR NOT NULL,    -- of the inputs of the last run that ended published (up_to_date.py)
+    finished_at  TIMESTAMP NOT NULL
+);
 CREATE TABLE IF NOT EXISTS ops.monthly_builds (
     period       DATE PRIMARY KEY,   -- a reporting month whose marts were built
     fingerprint  UBIGINT NOT NULL,   -- of the current returns in its 12-month window when they were
@@ -125,12 +129,13 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(statement)
 
 
-def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFrame) -> None:
+def insert_frame(con: duckdb.DuckDBPyConnection, target: str, frame: pd.DataFrame, replace: bool = False) -> None:
+    """Insert `frame`'s rows by column name; `replace`: a row whose key is there already replaces it."""
     if frame.empty:
         return
     con.register("incoming", frame)
     try:
-        con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM incoming")
+        con.execute(f"INSERT {'OR REPLACE ' if replace else ''}INTO {target} BY NAME SELECT * FROM incoming")
     finally:
         con.unregister("incoming")
 
