@@ -45,9 +45,9 @@ DBT_EXECUTABLE = str(_BESIDE) if _BESIDE.exists() else (shutil.which("dbt") or "
 
 
 def dbt_cli() -> DbtCliResource:
-    from dagster_dbt import DbtCliResource
+    from orchestration.dbt_cli import FosteringDbtCli
 
-    return DbtCliResource(project_dir=_project(), dbt_executable=DBT_EXECUTABLE)
+    return FosteringDbtCli(project_dir=_project(), dbt_executable=DBT_EXECUTABLE)
 
 
 def dbt_run_paths(data_dir: Path) -> tuple[Path, Path]:

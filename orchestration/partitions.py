@@ -43,11 +43,11 @@ def period_of(key: str) -> dt.date:
     return dt.datetime.strptime(key, KEY_FORMAT).date()
 
 
-def dbt_vars(window: dg.TimeWindow) -> dict[str, str]:
-    """The dbt vars of a run's partition range: its first and last month, as first-of-month dates."""
+def months_of(window: dg.TimeWindow) -> tuple[dt.date, dt.date]:
+    """A run's partition range as its first and last month (first-of-month dates), as dbt builds it."""
     first = window.start.date()
     last = (window.end - dt.timedelta(days=1)).date().replace(day=1)
-    return {"period_from": first.isoformat(), "period_to": last.isoformat()}
+    return first, last
 
 
 def range_covering(periods: Iterable[dt.date]) -> dg.PartitionKeyRange | None:

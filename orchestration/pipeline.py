@@ -137,6 +137,9 @@ def run_pipeline(
                 f"and day are those of the last complete run): the latest publish stays {_latest(settings)}"
             )
             return RunReport("\n".join(lines), 0, [], seconds)
+        from orchestration.quality.gate import import_gx_in_background
+
+        import_gx_in_background()  # the gate's library, imported while dbt works
         # These need the dbt manifest prepared above, and import dbt (about 3 s): only once there is work.
         from orchestration.assets.dbt import fostering_dbt_models, fostering_dbt_monthly
         from orchestration.assets.publish import published_marts

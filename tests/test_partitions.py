@@ -19,7 +19,7 @@ import pytest
 
 from orchestration.definitions import defs
 from orchestration.monthly_builds import pending_periods
-from orchestration.partitions import dbt_vars, monthly_partitions, range_covering, range_tags
+from orchestration.partitions import monthly_partitions, months_of, range_covering, range_tags
 from orchestration.pipeline import run_pipeline
 from orchestration.rebuild_sensor import rebuild_sensor
 from orchestration.resources import default_resources
@@ -150,6 +150,27 @@ def test_a_rebuild_tests_only_the_months_it_built_and_runs_no_unit_test(after_re
     }
 
 
+def _dbt_events(root: Path, invocation_id: str) -> set[str]:
+    """The names of the events one dbt invocation logged (dbt's JSON log under the data folder, rotated files too)."""
+    names = set()
+    for log in (root / "data" / "dbt" / "logs").glob("dbt.log*"):
+        for line in log.read_text().splitlines():
+            if invocation_id in line:
+                names.add(json.loads(line)["info"]["name"])
+    return names
+
+
+def test_a_rebuild_keeps_dbts_parse_warm(after_resubmission):
+    """The run's months reach dbt without changing its command line (decision L5), so the monthly
+    build, which follows the unpartitioned models' build with another range, does not parse again."""
+    root, _, _ = after_resubmission
+    results = json.loads((root / "run_results-resubmission.monthly.json").read_text())
+    events = _dbt_events(root, results["metadata"]["invocation_id"])
+    assert "PartialParsingSkipParsing" in events
+    assert "UnableToPartialParse" not in events
+    assert "--vars" not in results["args"].get("invocation_command", "")
+
+
 def test_months_outside_the_range_are_left_as_they_were(after_resubmission):
     root, _, builds_before = after_resubmission
     with duckdb.connect(str(root / "data" / "warehouse.duckdb"), read_only=True) as con:
@@ -269,10 +290,10 @@ def test_monthly_partitions_start_at_the_setting_and_include_the_current_month()
     assert keys[0] == "2016-04" and keys[-1] == "2026-11"
 
 
-def test_dbt_vars_are_the_first_and_last_month_of_the_range():
+def test_the_months_dbt_builds_are_the_first_and_last_month_of_the_range():
     first, last = (monthly_partitions.time_window_for_partition_key(k) for k in ("2022-06", "2023-05"))
     window = dg.TimeWindow(first.start, last.end)  # what a run over the range sees
-    assert dbt_vars(window) == {"period_from": "2022-06-01", "period_to": "2023-05-01"}
+    assert months_of(window) == (dt.date(2022, 6, 1), dt.date(2023, 5, 1))
 
 
 def test_range_covering_is_clipped_to_the_partitions():

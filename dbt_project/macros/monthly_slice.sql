@@ -1,19 +1,19 @@
 {#- Monthly partitions. The period-grained intermediate models and marts are
-    incremental: a run for a range of reporting periods (vars `period_from` and
-    `period_to`, first-of-month dates, set by the Dagster partition range) deletes
-    those months from the table and inserts them rebuilt, leaving every other
-    month as it was. Without the vars a model is built for every period.
+    incremental: a run for a range of reporting periods (the months of the
+    Dagster partition range: macros/build_window.sql)
+    deletes those months from the table and inserts them rebuilt, leaving every other
+    month as it was. Without a window a model is built for every period.
     The rolling windows still read the 11 months before the range, because only
     each model's output is sliced, never its inputs. -#}
 
 {#- True for a period inside the run's range; always true without one, and on a
     first or full-refresh build (which builds every period), and in unit tests
-    (where `this` is not a table). -#}
+    (where `this` is not a table). The range is written into the SQL as literals, so
+    DuckDB can push it down to the scans. -#}
 {% macro monthly_slice(period) -%}
-    {%- set first = var('period_from', none) -%}
-    {%- set last = var('period_to', none) -%}
-    {%- if first and last and this is not none and is_incremental() -%}
-    ({{ period }} >= cast('{{ first }}' as date) and {{ period }} <= cast('{{ last }}' as date))
+    {%- set window = build_window('built') if (this is not none and is_incremental()) else none -%}
+    {%- if window -%}
+    ({{ period }} >= cast('{{ window[0] }}' as date) and {{ period }} <= cast('{{ window[1] }}' as date))
     {%- else -%}
     (1 = 1)
     {%- endif -%}
@@ -26,4 +26,3 @@
     delete from {{ this }} where {{ monthly_slice('period') }}
     {%- endif -%}
 {%- endmacro %}
-

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 import json
 import os
 import string
+import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -270,6 +272,19 @@ def run_suite(suite: Suite, frame: pd.DataFrame, parameters: dict, *, context=No
     results = sorted(result.results, key=lambda r: r.expectation_config.meta["position"])
     outcomes = [_outcome(suite, r, parameters, set(frame.columns)) for r in results]
     return SuiteOutcome(suite.name, suite.asset_key, len(frame), outcomes)
+
+
+def import_gx_in_background() -> threading.Thread:
+    """Start importing Great Expectations on a daemon thread, and return the thread.
+
+    GX takes 3-7 s to import, and the gate is the first to need it. A run that will gate
+    calls this before its dbt builds, while the process does little but wait on dbt, so
+    the import is off the run's critical path. `gx_context` imports GX as usual: Python's
+    import lock makes it wait for the thread if the import is still under way.
+    """
+    thread = threading.Thread(target=importlib.import_module, args=("great_expectations",), name="import-gx", daemon=True)
+    thread.start()
+    return thread
 
 
 def gx_context():
