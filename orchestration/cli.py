@@ -368,9 +368,10 @@ def report(publish_dir: str | None, version: str | None) -> None:
         result = build_report(target)
     except ReportError as exc:
         _usage("report", str(exc))
+    carried_from = f" from {result.carried_from}" if result.carried else ""
     click.echo(
         f"Report of publish {target.name} written in {result.seconds:.1f}s: {result.index} "
-        f"({len(result.pages)} pages, {result.charts} charts)"
+        f"({len(result.pages)} pages: {result.rendered} rendered, {result.carried} carried{carried_from}; {result.charts} charts)"
     )
 
 

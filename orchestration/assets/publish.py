@@ -86,5 +86,6 @@ def add_report(folder: Path, log) -> None:
     except ReportError as exc:
         log.warning(f"the report could not be built ({exc}); the publish goes ahead without it")
         return
-    log.info(f"report: {len(built.pages)} pages, {built.charts} charts in {built.seconds:.1f}s")
+    carried = f", {built.carried} carried from {built.carried_from} (inputs unchanged)" if built.carried else ""
+    log.info(f"report: {len(built.pages)} pages ({built.rendered} rendered{carried}), {built.charts} charts in {built.seconds:.1f}s")
 

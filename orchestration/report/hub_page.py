@@ -1,15 +1,27 @@
-"""One page per hub: every metric of mart_benchmark, its authorities against the hub's quartiles."""
+"""One page per hub: every metric of mart_benchmark, its authorities against the hub's quartiles.
+
+The page is drawn from the hub's rows of mart_benchmark (group_type "hub") and its
+authorities only (`inputs.PageData`).
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from orchestration.report import fmt
 from orchestration.report.charts import BenchRow, benchmark
-from orchestration.report.data import Authority, Publish, Rows
-from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, page, section
+from orchestration.report.data import Authority, Rows
+from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, page, page_source, section
 from orchestration.report.svg import esc
+
+if TYPE_CHECKING:
+    from orchestration.report.inputs import PageData
+
+# The marts a hub's page reads (only the rows of its hub's group): what its inputs, and so its digest, cover.
+MARTS = ("mart_benchmark",)
 
 # metric -> (plain words, kind, axis unit); in the spec's order. A metric not listed still gets a chart.
 METRICS = {
@@ -48,11 +60,11 @@ def _ordered(rows: Rows, better: str) -> Rows:
     return rows.take(sorted(range(len(rows)), key=sort_key))
 
 
-def metric_figure(publish: Publish, hub: str, metric: str, rows: Rows) -> Figure:
+def metric_figure(publish: PageData, hub: str, metric: str, rows: Rows) -> Figure:
     """One metric's chart: the hub's authorities (`rows`, one month) against the hub's quartiles."""
     mart = publish.mart("mart_benchmark")
     words, kind, unit = METRICS.get(metric, (metric.replace("_", " ").capitalize(), "number", "Value"))
-    better = str(rows.first("better")) if "better" in mart.rows.columns and pd.notna(rows["better"]).any() else "none"
+    better = str(rows.first("better")) if "better" in mart.columns and pd.notna(rows["better"]).any() else "none"
     rows = _ordered(rows, better)
     period = rows.first("period")
     held = {c: rows.withheld(c) for c in ("value", "rank", *[s for s, _ in STATS])}
@@ -91,8 +103,8 @@ def metric_figure(publish: Publish, hub: str, metric: str, rows: Rows) -> Figure
     return Figure(f"benchmark-{metric}", title, mart.name, period, period, drawn, table, note)
 
 
-def render(publish: Publish, hub: str, las: list[Authority]) -> tuple[str, int]:
-    """The hub's page, and how many charts it has."""
+def render(publish: PageData, hub: str, las: list[Authority]) -> tuple[str, int]:
+    """The hub's page, and how many charts it has, from the hub's rows of mart_benchmark (see `inputs.PageInputs`)."""
     mart = publish.mart("mart_benchmark")
     rows = mart.rows_of(group_type="hub", group_name=hub)
     figures: list[Figure] = []
@@ -105,7 +117,7 @@ def render(publish: Publish, hub: str, las: list[Authority]) -> tuple[str, int]:
             figures.append(metric_figure(publish, hub, metric, rows.where(metrics == metric)))
         when = fmt.month(latest)
     else:
-        when = fmt.month(publish.latest_period) if publish.latest_period is not None else ""
+        when = fmt.month(max(la.latest for la in las)) if las else ""  # its authorities' latest month
     links = "".join(f'<li><a href="../la/{esc(la.slug)}.html">{esc(la.name)}</a></li>' for la in las)
     intro = (
         f'<section class="card block" aria-labelledby="h-members"><h2 id="h-members">The hub\'s authorities</h2>'
@@ -120,6 +132,6 @@ def render(publish: Publish, hub: str, las: list[Authority]) -> tuple[str, int]:
         subheading=f"Benchmarks of the hub's authorities · figures for <strong>{esc(when)}</strong>",
         crumbs=[("Overview", "../index.html"), (hub, None)],
         body=body,
-        footer=footer(publish),
+        footer=footer(publish.threshold, page_source(when)),
     )
     return html, len(figures)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -9,11 +11,14 @@ from orchestration.report import fmt
 from orchestration.report.charts import (
     BLUE, GREEN, GREY, ORANGE, PURPLE, SKY, VERMILLION, YELLOW, columns, funnel, hbars, lines, paired_bars,
 )
-from orchestration.report.data import Authority, Publish, Rows
+from orchestration.report.data import Authority, Rows
 from orchestration.report.layout import Cell, Figure, Table, mart_table, value
 from orchestration.report.layout import months as months_of
 from orchestration.report.series import group_series, positions, recent, series
 from orchestration.report.svg import esc
+
+if TYPE_CHECKING:
+    from orchestration.report.inputs import PageData
 
 CATEGORIES = {  # mart_sufficiency column -> plain words
     "foster_inhouse": "In-house foster carers",
@@ -70,12 +75,12 @@ def _span_title(words: str, periods: list, mart: str) -> str:
 
 
 class LA:
-    """What the charts of one LA share: the publish, the LA, its months.
+    """What the charts of one LA share: the page's data (the LA's rows of each mart), the LA, its months.
 
     Rows are `Rows` (positions into the marts' column arrays), not DataFrames: see `data.Rows`.
     """
 
-    def __init__(self, publish: Publish, la: Authority):
+    def __init__(self, publish: PageData, la: Authority):
         self.p, self.la = publish, la
         self.suff = publish.mart("mart_sufficiency")
         self.suff_rows = recent(self.suff.rows_of(la.code))

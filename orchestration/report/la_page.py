@@ -1,18 +1,31 @@
-"""One page per local authority: key figures, then its charts by theme (see `la_figures`)."""
+"""One page per local authority: key figures, then its charts by theme (see `la_figures`).
+
+The page is drawn from the LA's rows of the marts in `MARTS` only (`inputs.PageData`):
+a chart that reads another mart must add it there.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from orchestration.report import fmt
-from orchestration.report.data import Authority, Publish, hub_slug
+from orchestration.report.data import Authority, hub_slug
 from orchestration.report.la_figures import (
     LA, approvals, budget, households, placements, places, recruitment_funnel, requests_by_need, shares, utilisation,
     weekly_cost,
 )
-from orchestration.report.layout import figure_html, footer, key_figures, page, section
+from orchestration.report.layout import figure_html, footer, key_figures, page, page_source, section
 from orchestration.report.svg import esc
 
+if TYPE_CHECKING:
+    from orchestration.report.inputs import PageData
 
-def _status_text(publish: Publish, la: Authority) -> str:
+# The marts an LA's page reads (its own rows of each): what its inputs, and so its digest, cover.
+MARTS = ("mart_sufficiency", "mart_recruitment", "mart_sufficiency_by_need", "mart_cost_comparison", "mart_finance",
+         "mart_submission_status")
+
+
+def _status_text(publish: PageData, la: Authority) -> str:
     if not publish.has("mart_submission_status"):
         return ""
     status = publish.mart("mart_submission_status").rows_of(la.code).at_period(la.latest)
@@ -23,8 +36,8 @@ def _status_text(publish: Publish, la: Authority) -> str:
     return f" · return for {fmt.month(la.latest)}: {esc(words)}{late}"
 
 
-def render(publish: Publish, la: Authority) -> tuple[str, int]:
-    """The LA's page, and how many charts it has."""
+def render(publish: PageData, la: Authority) -> tuple[str, int]:
+    """The LA's page, and how many charts it has, from its rows of `MARTS` (see `inputs.PageInputs`)."""
     x = LA(publish, la)
     last = x.suff_rows.at_period(x.latest)
     rec_all = x.latest_row("mart_recruitment", carer_type="all")
@@ -60,6 +73,6 @@ def render(publish: Publish, la: Authority) -> tuple[str, int]:
         subheading=sub,
         crumbs=[("Overview", "../index.html"), (la.hub, hub_href), (la.name, None)],
         body="".join(body),
-        footer=footer(publish),
+        footer=footer(publish.threshold, page_source(when)),
     )
     return html, charts

@@ -139,14 +139,23 @@ def section(heading: str, figures_html: list[str], intro: str = "", grid: bool =
     return f'<section class="block" aria-labelledby="h-{slug}"><h2 id="h-{slug}">{esc(heading)}</h2>{lead}{inner}</section>'
 
 
-def footer(publish) -> str:
-    """What every page says at the bottom: the publish it comes from, and what "withheld" means."""
+def footer(threshold: int, source: str) -> str:
+    """What every page says at the bottom: where its figures come from (`source`, a sentence), and what "withheld" means."""
     return (
-        f"Built from the published marts of publish <code>{esc(publish.version)}</code> "
-        f'(<time datetime="{esc(publish.created_at)}">{esc(publish.created_at)}</time>), '
-
-        "files that are already disclosure-controlled. "
-        f"Withheld: counts of 1 to {publish.threshold} children, every figure computed from one, and the smallest other part of a total "
+        f"{source} "
+        f"Withheld: counts of 1 to {threshold} children, every figure computed from one, and the smallest other part of a total "
         "that would let a withheld count be worked out by subtraction. Withheld figures read “withheld”; "
         "“–” means there is no figure (nothing to compute it from)."
+    )
+
+
+def page_source(when: str) -> str:
+    """The footer's first sentence on a hub or LA page: the month of its figures, and the overview, which names the publish.
+
+    A hub or LA page names nothing that changes with every publish (its version or time), so
+    a page whose figures did not change is the same file from one version to the next (carried).
+    """
+    return (
+        f"Figures to {esc(when)}, from the published marts, files that are already disclosure-controlled. "
+        'The <a href="../index.html">overview</a> names the publish this report was built from and when it was made.'
     )

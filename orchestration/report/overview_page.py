@@ -129,6 +129,9 @@ def render(publish: Publish, hubs: dict[str, list[Authority]]) -> tuple[str, int
     returns_block = section("Returns", returns + [_late_table(status, latest)],
                             "Which authorities have sent their monthly return, and which returns came in late.")
     created = esc(publish.created_at.replace("T", " ").replace("Z", " UTC"))
+    source = (f'Built from the published marts of publish <code>{esc(publish.version)}</code> '
+              f'(<time datetime="{esc(publish.created_at)}">{esc(publish.created_at)}</time>), '
+              "files that are already disclosure-controlled.")
     sub = (f"Published figures to <strong>{esc(fmt.month(latest)) if latest is not None else '–'}</strong> · "
            f'publish <code>{esc(publish.version)}</code>, made <time datetime="{esc(publish.created_at)}">{created}</time>')
     intro = (
@@ -142,7 +145,7 @@ def render(publish: Publish, hubs: dict[str, list[Authority]]) -> tuple[str, int
         subheading=sub,
         crumbs=[("Overview", None)],
         body=intro + _hub_cards(publish, hubs, status) + _key_table(publish, las) + returns_block,
-        footer=footer(publish),
+        footer=footer(publish.threshold, source),
     )
     return html, len(returns)
 
