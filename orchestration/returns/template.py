@@ -5,6 +5,16 @@ contract YAML, so a new 1.x version of the return gets its template by running
 this again. The two extra sheets, ``Guidance`` (first) and ``Lists`` (hidden,
 the code lists the drop-downs point at), are ignored by the reader.
 
+Each table's sheet holds one Excel Table (ListObject, with filter buttons)
+named after the contract table, whose header row is exactly the contract's
+columns and which starts with one empty data row (Excel refuses a Table with
+none; the reader drops blank rows). Its drop-downs and checks cover every row
+the contract allows: the header plus the table's maximum rows, or down to the
+sheet's last row when the contract sets no maximum. A coded column stores the
+bare code, as the validator reads it; what each code means is shown beside the
+drop-down, in the input message of the cell and the note on the column's name,
+and listed on the Guidance sheet.
+
     python -m orchestration.returns.template out.xlsx [version]
 """
 
@@ -23,8 +33,10 @@ from orchestration.returns.schema import Column, Contract, Table, load_contract
 
 GUIDANCE_SHEET = "Guidance"
 LISTS_SHEET = "Lists"
-# The last worksheet row (1-based) that carries drop-downs and checks.
-LAST_ROW = 5000
+# Excel's last worksheet row (1-based): the checks of a table with no maximum rows reach it.
+LAST_ROW = 1_048_576
+# The Table style of every data sheet (blue header, banded rows).
+TABLE_STYLE = "Table Style Light 9"
 # Fixed so that the same contract always gives the same bytes.
 CREATED = dt.datetime(2020, 1, 1)
 # The one cell the template fills in for the LA: which version of the return
@@ -38,6 +50,24 @@ _MONEY_MAX = 999_999_999_999.99
 _EARLIEST_DATE = dt.date(1900, 1, 1)
 
 SEVERITY_WORDS = {"error": "Error", "warning": "Warning"}
+
+
+def last_row(table: Table) -> int:
+    """The last worksheet row (1-based) that carries the table's drop-downs and checks.
+
+    The header is row 1, so it is 1 + the contract's maximum rows; a table with
+    no maximum (placements can run to thousands of rows) is checked down to
+    the sheet's last row. A check is one range in the file, whatever its length.
+    """
+    if table.rows_max is None:
+        return LAST_ROW
+    return min(1 + table.rows_max, LAST_ROW)
+
+
+def table_rows(table: Table) -> int:
+    """How many (empty) data rows the blank template's Excel Table spans: at least one, as
+    Excel requires, or the contract's minimum, never beyond its maximum."""
+    return max(1, min(table.rows_min, last_row(table) - 1))
 
 
 def _clip(text: str, limit: int) -> str:
@@ -162,6 +192,38 @@ def _write_lists(workbook: xlsxwriter.Workbook, contract: Contract, formats: _Fo
     sheet.hide()
 
 
+def code_meanings(contract: Contract, column: Column) -> list[str]:
+    """`code = meaning` for every code a coded column takes, in the contract's order."""
+    return [f"{code} = {label}" for code, label in contract.code_lists[column.code_list].codes.items()]
+
+
+def _codes_prompt(column: Column, contract: Contract, need: str) -> str:
+    """A coded column's input message, shown beside the drop-down when one of its cells is picked.
+
+    It lists `code = meaning`, one a line, with the column's description when
+    all of that fits Excel's 255 characters; a list too long for them (the 28
+    placement types) lists the codes that fit and says where the rest are.
+    """
+    lines = code_meanings(contract, column)
+    head = f"{need} What each code means:"
+    for message in (
+        "\n".join([f"{_sentence(column.description)} {head}", *lines]),
+        "\n".join([head, *lines]),
+    ):
+        if len(message) <= _MESSAGE_MAX:
+            return message
+
+    def more(count: int) -> str:
+        return f"… {count} more: see the note on {column.name} (row 1) or the {GUIDANCE_SHEET} sheet."
+
+    shown = [head]
+    for line in lines:
+        if len("\n".join([*shown, line, more(len(lines) - len(shown))])) > _MESSAGE_MAX:
+            break
+        shown.append(line)
+    return _clip("\n".join([*shown, more(len(lines) - len(shown) + 1)]), _MESSAGE_MAX)
+
+
 def _validation(column: Column, contract: Contract, list_ranges: dict[str, str], first_cell: str) -> dict:
     """The data-validation options for one column (first_cell: its row-2 cell, for custom formulas)."""
     need = "Required." if column.required else "Optional: may be left blank."
@@ -223,19 +285,32 @@ def _validation(column: Column, contract: Contract, list_ranges: dict[str, str],
     else:
         options = {"validate": "any"}
     options["input_title"] = _clip(column.name, _TITLE_MAX)
-    what = "Pick a code from the drop-down list" if column.type == "code" else type_in_words(column)
-    options["input_message"] = _clip(f"{description} {what}. {need}", _MESSAGE_MAX)
+    if column.type == "code":
+        options["input_message"] = _codes_prompt(column, contract, need)
+    else:
+        options["input_message"] = _clip(f"{description} {type_in_words(column)}. {need}", _MESSAGE_MAX)
     if "error_message" in options:
         options["error_title"] = _clip(f"Check {column.name}", _TITLE_MAX)
         options["error_message"] = _clip(options["error_message"], _MESSAGE_MAX)
     return options
 
 
-def _header_comment(column: Column) -> str:
+def _header_comment(column: Column, contract: Contract) -> str:
     lines = [_sentence(column.description), f"Type: {type_in_words(column)}.", f"{required_in_words(column)}."]
     if personal := _personal_in_words(column):
         lines.append(personal)
+    if column.type == "code":
+        lines += ["What each code means:", *code_meanings(contract, column)]
     return "\n".join(line for line in lines if line)
+
+
+# A header note's box: wide enough for a code and its meaning, tall enough for every line.
+_NOTE_WIDTH, _NOTE_CHARS_PER_LINE, _NOTE_LINE_HEIGHT = 360, 55, 15
+
+
+def _note_options(text: str) -> dict:
+    lines = sum(max(1, math.ceil(len(line) / _NOTE_CHARS_PER_LINE)) for line in text.split("\n"))
+    return {"width": _NOTE_WIDTH, "height": max(110, _NOTE_LINE_HEIGHT * lines + 10)}
 
 
 def _column_width(column: Column, contract: Contract) -> int:
@@ -259,12 +334,25 @@ def _write_table(
     list_ranges: dict[str, str],
 ) -> None:
     sheet = workbook.add_worksheet(table.name)
+    # One Excel Table, named after the contract table, its header row the contract's columns and
+    # one empty data row (Excel refuses a Table with none): typing or pasting below it grows it.
+    table_options = {
+        "name": table.name,
+        "style": TABLE_STYLE,
+        "autofilter": True,
+        "columns": [{"header": column.name, "header_format": formats.header} for column in table.columns],
+    }
+    if sheet.add_table(0, 0, table_rows(table), len(table.columns) - 1, table_options) != 0:
+        raise ValueError(f"could not make the sheet {table.name!r} an Excel Table (is the name one Excel takes?)")
+    last = last_row(table)
     for index, column in enumerate(table.columns):
         sheet.set_column(index, index, _column_width(column, contract), formats.for_column(column))
-        sheet.write_string(0, index, column.name, formats.header)
-        sheet.write_comment(0, index, _header_comment(column), {"x_scale": 2, "y_scale": 1.5})
+        note = _header_comment(column, contract)
+        sheet.write_comment(0, index, note, _note_options(note))
+        if last < 2:  # the contract allows no data rows: nothing to check
+            continue
         options = _validation(column, contract, list_ranges, xl_rowcol_to_cell(1, index))
-        if sheet.data_validation(1, index, LAST_ROW - 1, index, options) != 0:
+        if sheet.data_validation(1, index, last - 1, index, options) != 0:
             raise ValueError(f"could not add the check for {table.name}.{column.name}: {options}")
     sheet.freeze_panes(1, 0)
     if table.name == VERSION_TABLE and VERSION_COLUMN in table.column_names:
@@ -321,12 +409,16 @@ def _how_to(contract: Contract) -> list[str]:
         "Hover over a column name to see what the column means.",
         "Enter the data from row 2 down, one record per row, with no blank rows in between. "
         "A table with nothing to report keeps its header row and no data rows.",
+        "Each sheet's table is an Excel Table with a filter button on every column name. Type or paste your "
+        "rows from row 2 down and the Table grows to take them in; the drop-down lists and checks cover every "
+        "row the return allows.",
         "A column marked Required must be filled in on every row; an Optional column may be left blank.",
     ]
     if "code" in types:
         steps.append(
-            "Columns that take a code have a drop-down list in each cell: pick the code from it. "
-            "What each code means is listed below under Code lists."
+            "Columns that take a code have a drop-down list in each cell: pick the code from it, or type or "
+            "paste the code itself. Click a cell of the column to see what each code means beside it, or hover "
+            "over the column name for the full list; every list is also set out below under Code lists."
         )
     if types & {"int", "money"}:
         steps.append(
