@@ -38,6 +38,13 @@ Exit status:
 LOG_KEY = "fostering.log_path"  # the run's log, in the click context's meta, for the messages
 
 
+def _setting_help(text: str, variable: str) -> str:
+    """An option's help that names the setting behind it and the setting's default (from the settings module)."""
+    from orchestration.settings import describe_default
+
+    return f"{text}  [env var: {variable}; default: {describe_default(variable)}]"
+
+
 def _debug_hint(ctx: click.Context) -> str:
     log = ctx.meta.get(LOG_KEY)
     where = f"; the log is {log}" if log is not None and Path(log).exists() else ""
@@ -150,15 +157,27 @@ def _validation_record(path: Path, checked) -> dict:
     }
 
 
-@main.command(epilog=EXIT_STATUS)
+@main.command(epilog=EXIT_STATUS, short_help="Check returns against the contract, without loading them.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="text: each return's findings, one per line, for a person; json: a list with one object per return "
+    "(path, status, la_code, period, contract_version, errors, warnings, findings), for a program.",
+)
 def validate(paths: tuple[str, ...], fmt: str) -> None:
     """Check returns against the contract without loading them. Exit status 1 if any has an error.
 
-    Each PATH is a return (an .xlsx or .zip file, or a folder of CSV files), or a
-    folder walked as a landing folder is: what in it is not a return is listed
-    with the reason (on stderr with --format json, whose output stays a list of returns).
+    Each PATH is a return, or a folder of returns. A return is one of:
+
+    \b
+      - an Excel workbook (.xlsx or .xlsm), one sheet per table;
+      - a ZIP file (.zip) of CSV files, one <table>.csv per table;
+      - a folder of CSV files, one <table>.csv per table.
+
+    A file is recognised by its content, whatever its name. A folder that holds
+    other returns is walked as a landing folder is: what in it is not a return
+    (an old .xls workbook, a CSV file on its own, any other file) is listed with
+    the reason (on stderr with --format json, whose output stays a list of returns).
     """
     from orchestration.returns.findings import describe
 
@@ -183,11 +202,11 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     sys.exit(1 if any(r["errors"] for r in results) else 0)
 
 
-@main.command(epilog=EXIT_STATUS)
+@main.command(epilog=EXIT_STATUS, short_help="Write a blank return workbook for an LA to fill in.")
 @click.argument("out", type=click.Path(dir_okay=False))
-@click.option("--version", "version", default=None, help="Contract version (default: the newest).")
+@click.option("--version", "version", default=None, metavar="VERSION", help="Contract version, like 1.0 (default: the newest).")
 def template(out: str, version: str | None) -> None:
-    """Write a blank return workbook: a sheet per table, dropdowns for every code list, a Guidance sheet."""
+    """Write a blank return workbook to OUT (an .xlsx file): a sheet per table, dropdowns for every code list, a Guidance sheet."""
     from orchestration.returns.schema import known_versions, load_contract
     from orchestration.returns.template import write_template
 
@@ -202,7 +221,7 @@ def template(out: str, version: str | None) -> None:
     click.echo(f"Blank return template (contract {contract.version}) written to {path}")
 
 
-@main.command(epilog=EXIT_STATUS)
+@main.command(epilog=EXIT_STATUS, short_help="Write deterministic synthetic returns, like the bundled sample.")
 @click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder to write the returns into.")
 @click.option("--las", type=click.IntRange(min=1), help="Number of local authorities.  [default: 8; --national: 150]")
 @click.option("--months", type=click.IntRange(min=1), help="Number of consecutive months.  [default: 30; --national: 120]")
@@ -210,7 +229,8 @@ def template(out: str, version: str | None) -> None:
 @click.option("--start", help="First period, YYYY-MM.  [default: 2021-04; --national: 2016-04]")
 @click.option(
     "--forms", type=click.Choice(["mixed", "zip", "xlsx", "folder", "csv"]),
-    help="Return form: csv is the same as folder (a folder of CSV files).  [default: mixed; --national: folder]",
+    help="Return form: xlsx, zip (of CSV files), folder (of CSV files; csv is the same), or mixed (each LA its own form, as in the bundled sample).  "
+    "[default: mixed; --national: folder]",
 )
 @click.option("--no-trafford", is_flag=True, help="Do not use Trafford's real 2021/22 series.")
 @click.option(
@@ -272,10 +292,10 @@ def _run_and_report(command: str, settings, **how) -> None:
     sys.exit(report.exit_code)
 
 
-@main.command(epilog=EXIT_STATUS)
-@click.option("--landing", type=click.Path(file_okay=False), help="Folder the returns land in (default: raw/sample).")
-@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
-@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
+@main.command(epilog=EXIT_STATUS, short_help="Ingest new returns, rebuild their months, gate and publish.")
+@click.option("--landing", type=click.Path(file_okay=False), help=_setting_help("Folder the returns land in.", "FOSTERING_LANDING"))
+@click.option("--warehouse", type=click.Path(dir_okay=False), help=_setting_help("The warehouse, a DuckDB file.", "FOSTERING_WAREHOUSE"))
+@click.option("--publish-dir", type=click.Path(file_okay=False), help=_setting_help("Folder the publishes go to.", "FOSTERING_PUBLISH_DIR"))
 @click.option("--full-refresh", is_flag=True, help="Rebuild every month's marts from scratch (after a change to the models or the reference data).")
 def run(landing: str | None, warehouse: str | None, publish_dir: str | None, full_refresh: bool) -> None:
     """The main job: ingest new returns, rebuild the months they touch, run the quality gate, publish if it passed.
@@ -291,11 +311,11 @@ def run(landing: str | None, warehouse: str | None, publish_dir: str | None, ful
     _run_and_report("run", settings, full_refresh=full_refresh)
 
 
-@main.command(epilog=EXIT_STATUS)
+@main.command(epilog=EXIT_STATUS, short_help="Rebuild a range of months' marts, then gate and publish.")
 @click.option("--from", "first", required=True, metavar="YYYY-MM", help="First reporting month to rebuild.")
 @click.option("--to", "last", required=True, metavar="YYYY-MM", help="Last reporting month to rebuild.")
-@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: data/warehouse.duckdb).")
-@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: data/published).")
+@click.option("--warehouse", type=click.Path(dir_okay=False), help=_setting_help("The warehouse, a DuckDB file.", "FOSTERING_WAREHOUSE"))
+@click.option("--publish-dir", type=click.Path(file_okay=False), help=_setting_help("Folder the publishes go to.", "FOSTERING_PUBLISH_DIR"))
 def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | None) -> None:
     """Rebuild the marts for a range of months (no ingest), then run the quality gate and publish if it passed.
 
@@ -320,10 +340,13 @@ def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | No
 # --- `fostering status`: who has sent what (orchestration/status.py) -------------------------
 
 
-@main.command(epilog=EXIT_STATUS)
-@click.option("--warehouse", type=click.Path(dir_okay=False), help="DuckDB file (default: FOSTERING_WAREHOUSE, else data/warehouse.duckdb).")
+@main.command(epilog=EXIT_STATUS, short_help="Show each LA's returns for the latest months.")
+@click.option("--warehouse", type=click.Path(dir_okay=False), help=_setting_help("The warehouse, a DuckDB file.", "FOSTERING_WAREHOUSE"))
 @click.option("--periods", default=3, show_default=True, type=click.IntRange(min=1), help="How many of the latest months to show.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+    help="text: a table by hub and a summary line per month, for a person; json: a list with one object per LA and month, for a program.",
+)
 def status(warehouse: str | None, periods: int, fmt: str) -> None:
     """Every LA's return for the latest months: accepted, with warnings, rejected or missing, and late or not.
 
@@ -345,8 +368,8 @@ def status(warehouse: str | None, periods: int, fmt: str) -> None:
 # --- `fostering report`: the HTML report of a publish (orchestration/report/) ----------------
 
 
-@main.command(epilog=EXIT_STATUS)
-@click.option("--publish-dir", type=click.Path(file_okay=False), help="Where publishes go (default: FOSTERING_PUBLISH_DIR, else data/published).")
+@main.command(epilog=EXIT_STATUS, short_help="Build the HTML report of a publish.")
+@click.option("--publish-dir", type=click.Path(file_okay=False), help=_setting_help("Folder the publishes go to.", "FOSTERING_PUBLISH_DIR"))
 @click.option("--version", "version", default=None, metavar="VERSION", help="The publish version to report on (default: the latest).")
 def report(publish_dir: str | None, version: str | None) -> None:
     """(Re)build the HTML report of a publish: <version>/report/index.html, a page per LA and per hub.

@@ -43,6 +43,7 @@ class Settings:
     publish_keep: int  # publish versions kept besides the latest
     disclosure_threshold: int  # counts of children from 1 to this are withheld in published files
     swing_threshold: float  # a month-on-month change in a stock beyond this fraction is a warning
+    swing_min_change: int  # ... and by more than this many households: a change of this many or fewer never warns
     places_tolerance: int  # in-house places_filled may differ from placements open at month end by this much
     publish_cron: str  # when the monthly publish runs (after the returns' due date)
     status_cron: str  # when the daily refresh of mart_submission_status runs
@@ -124,22 +125,29 @@ class _Reader:
     def __init__(self, env):
         self.env = env
         self.problems: list[str] = []
+        self.defaults: dict[str, object] = {}  # each variable read, and the value it has when unset
+
+    def _default(self, name: str, default):
+        self.defaults[name] = default
+        return default
 
     def raw(self, name: str) -> str | None:
         value = self.env.get(name)
         return None if value is None or not str(value).strip() else str(value).strip()
 
     def path(self, name: str, default) -> Path:
+        default = self._default(name, absolute(default))
         return absolute(self.raw(name) or default)
 
-    def integer(self, name: str, default: int, minimum: int) -> int:
-        what = f"a whole number of at least {minimum}" if minimum else "a whole number"
+    def integer(self, name: str, default: int, minimum: int, what: str | None = None) -> int:
+        what = what or (f"a whole number of at least {minimum}" if minimum else "a whole number")
         return self._parsed(name, default, int, lambda v: v >= minimum, what)
 
     def number(self, name: str, default: float, low: float, high: float | None, what: str) -> float:
         return self._parsed(name, default, float, lambda v: v == v and v >= low and (high is None or v <= high), what)
 
     def _parsed(self, name: str, default, convert, valid, what: str):
+        self._default(name, default)
         text = self.raw(name)
         if text is None:
             return default
@@ -153,9 +161,12 @@ class _Reader:
         return value
 
     def flag(self, name: str) -> bool:
-        return FLAGS[self.checked(name, "0", lambda v: v.lower() in FLAGS, "1 or 0 (or true/false, yes/no)").lower()]
+        value = FLAGS[self.checked(name, "0", lambda v: v.lower() in FLAGS, "1 or 0 (or true/false, yes/no)").lower()]
+        self._default(name, False)
+        return value
 
     def checked(self, name: str, default: str, valid, what: str) -> str:
+        self._default(name, default)
         text = self.raw(name)
         if text is None:
             return default
@@ -170,8 +181,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
 
     Paths are made absolute against the current folder here, once.
     """
-    env = os.environ if env is None else env
-    read = _Reader(env)
+    read = _Reader(os.environ if env is None else env)
+    settings = _read_settings(read)
+    if read.problems:
+        raise ConfigurationError("; ".join(read.problems))
+    return settings
+
+
+def _read_settings(read: _Reader) -> Settings:
+    env = read.env
     # A warehouse put somewhere else takes its archive and findings with it,
     # unless the data folder is set on its own.
     warehouse_set = read.raw("FOSTERING_WAREHOUSE")
@@ -197,6 +215,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         publish_keep=read.integer("FOSTERING_PUBLISH_KEEP", 5, minimum=0),
         disclosure_threshold=read.integer("FOSTERING_DISCLOSURE_THRESHOLD", 5, minimum=0),
         swing_threshold=read.number("FOSTERING_SWING_THRESHOLD", 0.15, 0, 1, "a number between 0 and 1"),
+        # 3: a change of 3 households is a small stock's ordinary month, not news (decisions.md W1)
+        swing_min_change=read.integer("FOSTERING_SWING_MIN_CHANGE", 3, minimum=0, what="a whole number of households, 0 or more"),
         places_tolerance=read.integer("FOSTERING_PLACES_TOLERANCE", 2, minimum=0),
         publish_cron=read.checked("FOSTERING_PUBLISH_CRON", "0 6 20 * *", _valid_cron, "a cron schedule of five fields, like '0 6 20 * *'"),
         status_cron=read.checked("FOSTERING_STATUS_CRON", "0 7 * * *", _valid_cron, "a cron schedule of five fields, like '0 7 * * *'"),
@@ -209,6 +229,44 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         ),
         rehash_landing=read.flag("FOSTERING_REHASH_LANDING"),
     )
-    if read.problems:
-        raise ConfigurationError("; ".join(read.problems))
     return settings
+
+
+# Defaults that follow another setting when that one is set (see _read_settings).
+DERIVED_DEFAULTS = {
+    "FOSTERING_DATA_DIR": "the folder of FOSTERING_WAREHOUSE if that is set",
+    "FOSTERING_WAREHOUSE": "warehouse.duckdb in FOSTERING_DATA_DIR if that is set",
+    "FOSTERING_PUBLISH_DIR": "published in FOSTERING_DATA_DIR if that is set",
+}
+
+
+def setting_defaults() -> dict[str, object]:
+    """Every FOSTERING_* variable the settings are read from, with its default (its value when unset).
+
+    Read off `load_settings` itself on an empty environment, so help texts and the
+    README's checks never repeat a default. (FOSTERING_PSEUDONYM_KEY, a secret, is
+    left out: unset, it is a published development key, refused in production.)
+    """
+    read = _Reader({})
+    _read_settings(read)
+    return dict(read.defaults)
+
+
+def describe_default(variable: str, *, relative: bool = False, derived: bool = True) -> str:
+    """A setting's default as help and docs show it.
+
+    Paths are absolute, or with `relative` relative to the project folder (as the
+    README writes them); numbers as written (600, not 600.0); a flag's default as 0.
+    With `derived`, a default that follows another setting says so.
+    """
+    value = setting_defaults()[variable]
+    if isinstance(value, Path):
+        text = value.relative_to(PROJECT_ROOT).as_posix() if relative and value.is_relative_to(PROJECT_ROOT) else str(value)
+    elif isinstance(value, bool):
+        text = str(int(value))
+    elif isinstance(value, float):
+        text = f"{value:g}"
+    else:
+        text = str(value)
+    note = DERIVED_DEFAULTS.get(variable) if derived else None
+    return f"{text}, or {note}" if note else text

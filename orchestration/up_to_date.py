@@ -12,7 +12,7 @@ after the ingest (decision L3). What "everything else" is, is the run's
   (the expectations folder), by name, size and time;
 - the publish's disclosure rules, and the pipeline's version;
 - the settings the gate or the publish reads (disclosure threshold, swing
-  threshold, places tolerance, publish folder);
+  threshold and floor, places tolerance, publish folder);
 - the day, because the status mart's lateness changes with it;
 - the current returns (`ops.submissions`), so a return stored by another
   process (a sensor's run) since is never missed.
@@ -45,7 +45,10 @@ def inputs_fingerprint(settings: Settings) -> str | None:
             stat = path.stat()
             digest.update(f"{path.name}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     digest.update(DISCLOSURE_RULES.read_bytes())
-    knobs = (__version__, settings.disclosure_threshold, settings.swing_threshold, settings.places_tolerance, settings.publish_dir)
+    knobs = (
+        __version__, settings.disclosure_threshold, settings.swing_threshold, settings.swing_min_change,
+        settings.places_tolerance, settings.publish_dir,
+    )
     digest.update(repr(knobs).encode())
     with connect(settings.warehouse, read_only=True) as con:
         today, returns = con.execute(

@@ -26,7 +26,7 @@ CHECKED = {
     "stg_deregistrations", "stg_withdrawals", "mart_recruitment", "mart_sufficiency", "mart_sufficiency_by_need",
     "mart_cost_per_placement", "mart_cost_comparison", "mart_finance", "mart_benchmark", "mart_submission_status",
 }
-PARAMETERS = {"swing_threshold": 0.15, "places_tolerance": 2, "la_codes": ["E08000001", "E08000009"]}
+PARAMETERS = {"swing_threshold": 0.15, "swing_min_change": 3, "places_tolerance": 2, "la_codes": ["E08000001", "E08000009"]}
 BOLTON, SEPT = "E08000001", pd.Timestamp("2021-09-01")
 
 
@@ -134,6 +134,54 @@ def test_a_swing_beyond_the_threshold_warns_and_the_parameter_is_honoured(contex
     assert "went from 20 at the end of the previous month to 24 at the end of 2021-09, a change of 20%" in swing.messages[0]["message"]
     assert not failed(run_suite(suite, frame, {**PARAMETERS, "swing_threshold": 0.25}, context=context))
     assert len(failed(run_suite(suite, frame, {**PARAMETERS, "swing_threshold": 0.05}, context=context))[0].messages) == 2
+
+
+def _households_warehouse(path, stocks):
+    """A warehouse with only what the stg_households suite reads: `stocks` is [(la_code, carer_type, [households by month from 2021-08])]."""
+    with duckdb.connect(str(path)) as con:
+        con.execute("CREATE SCHEMA staging; CREATE SCHEMA intermediate")
+        con.execute("CREATE TABLE intermediate.int_placement_days_by_month (la_code VARCHAR, period DATE, category VARCHAR, is_open_at_month_end BOOLEAN)")
+        con.execute(
+            "CREATE TABLE staging.stg_households (la_code VARCHAR, period DATE, carer_type VARCHAR, approved_households INTEGER, "
+            "approved_places INTEGER, places_filled INTEGER, places_vacant INTEGER, places_unavailable INTEGER)"
+        )
+        for la, carer_type, households in stocks:
+            for i, n in enumerate(households):
+                con.execute("INSERT INTO staging.stg_households VALUES (?, ?, ?, ?, 0, 0, 0, 0)", [la, dt.date(2021, 8 + i, 1), carer_type, n])
+    return path
+
+
+def test_a_swing_within_the_floor_does_not_warn_and_the_floor_is_a_setting(tmp_path):
+    """The swing check warns only when the change is beyond the threshold (a fraction) and beyond the
+    floor (FOSTERING_SWING_MIN_CHANGE households), through the suite's own query on a warehouse."""
+    bury = "E08000002"
+    warehouse = _households_warehouse(tmp_path / "warehouse.duckdb", [
+        (BOLTON, "connected", [19, 22]),  # 3 on 19: 16 %, but a change of 3 households
+        (BOLTON, "mainstream", [40, 50]),  # 10 on 40: 25 %
+        (bury, "connected", [19, 15]),  # 4 on 19: 21 %, beyond the default floor
+        (bury, "mainstream", [100, 110]),  # 10 on 100: 10 %, within the threshold
+    ])
+    suite = only("stg_households", "household_swing")
+
+    def warned(**env):
+        settings = load_settings({"FOSTERING_WAREHOUSE": str(warehouse), **env})
+        [outcome] = run_gate(warehouse, settings, [suite])
+        [swing] = outcome.outcomes
+        assert swing.exception is None and not swing.blocking
+        return sorted((k["la_code"], k["carer_type"]) for k in swing.failing_keys), swing.messages
+
+    keys, messages = warned()
+    assert load_settings({}).swing_min_change == 3
+    assert keys == [(BOLTON, "mainstream"), (bury, "connected")]
+    assert {m["message"] for m in messages} >= {
+        "your mainstream approved households went from 40 at the end of the previous month to 50 at the end of 2021-09, "
+        "a change of 25% (we ask about changes over 15% and over 3 households): please check the households sheet, "
+        "or tell us what caused the change"
+    }
+    assert warned(FOSTERING_SWING_MIN_CHANGE="0")[0] == [(BOLTON, "connected"), (BOLTON, "mainstream"), (bury, "connected")]
+    assert warned(FOSTERING_SWING_MIN_CHANGE="4")[0] == [(BOLTON, "mainstream")]
+    assert warned(FOSTERING_SWING_MIN_CHANGE="10")[0] == []  # a change of 10 is not beyond a floor of 10
+    assert warned(FOSTERING_SWING_THRESHOLD="0.05")[0] == [(BOLTON, "mainstream"), (bury, "connected"), (bury, "mainstream")]
 
 
 def test_an_orphan_la_code_fails_blocking(context):

@@ -107,6 +107,7 @@ def gate_parameters(settings) -> dict:
 
     return {
         "swing_threshold": settings.swing_threshold,
+        "swing_min_change": settings.swing_min_change,
         "places_tolerance": settings.places_tolerance,
         "la_codes": sorted(local_authorities(settings.reference_dir)["gss_code"]),
     }
@@ -139,6 +140,8 @@ def run_gate(
     suites = load_suites(settings.expectations_dir) if suites is None else suites
     context, parameters = gx_context(), gate_parameters(settings)
     with connect(warehouse, read_only=True) as con:
+        for name, value in parameters.items():  # a suite's query reads a parameter as getvariable('name')
+            con.execute(f"SET VARIABLE {name} = ?", [value])
         months = months if months and not _covers_every_month(con, months) else None
         before = {s["suite"]: s for s in previous or []}
         outcomes = []
