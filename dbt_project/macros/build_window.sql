@@ -30,7 +30,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- `period` inside the window, or `1 = 1` for every month. -#}
-{% macro months_condition(window) -%}
-    {{ return("period >= cast('" ~ window[0] ~ "' as date) and period <= cast('" ~ window[1] ~ "' as date)" if window else "1 = 1") }}
+{#- `column` (a period) inside the window, or `1 = 1` for every month. -#}
+{% macro months_condition(window, column='period') -%}
+    {{ return(column ~ " >= cast('" ~ window[0] ~ "' as date) and " ~ column ~ " <= cast('" ~ window[1] ~ "' as date)" if window else "1 = 1") }}
 {%- endmacro %}

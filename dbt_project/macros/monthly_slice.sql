@@ -12,11 +12,7 @@
     DuckDB can push it down to the scans. -#}
 {% macro monthly_slice(period) -%}
     {%- set window = build_window('built') if (this is not none and is_incremental()) else none -%}
-    {%- if window -%}
-    ({{ period }} >= cast('{{ window[0] }}' as date) and {{ period }} <= cast('{{ window[1] }}' as date))
-    {%- else -%}
-    (1 = 1)
-    {%- endif -%}
+    ({{ months_condition(window, period) }})
 {%- endmacro %}
 
 {#- The pre-hook of every monthly model: on an incremental run, clear the months

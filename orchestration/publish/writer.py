@@ -41,7 +41,6 @@ import datetime as dt
 import hashlib
 import json
 import os
-import platform
 import re
 import shutil
 import stat
@@ -51,13 +50,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestration import __version__
+from orchestration.code_digest import code_digest
 from orchestration.locks import exclusive_lock
 from orchestration.publish.disclosure import WITHHELD, apply_disclosure, count_withheld, load_rules
 from orchestration.warehouse import connect
@@ -369,22 +368,12 @@ def _format_digest() -> str | None:
     The writer's own source is in it, so a change to how files are written is never hidden by a
     carried file written the old way; None (nothing is carried) when the source cannot be read.
     """
-    try:
-        source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    except OSError:
-        return None
-    described = {
-        "pipeline_version": __version__,
-        "marts_spec_version": MARTS_SPEC_VERSION,
-        "writer_source": source,
-        "python": platform.python_version(),
-        "pyarrow": pa.__version__,
-        "pandas": pd.__version__,
-        "numpy": np.__version__,
-        "parquet_compression": PARQUET_COMPRESSION,
-        "formula_start": FORMULA_START,
-    }
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
+    return code_digest(
+        [Path(__file__)],
+        marts_spec_version=MARTS_SPEC_VERSION,
+        parquet_compression=PARQUET_COMPRESSION,
+        formula_start=FORMULA_START,
+    )
 
 
 def _flat(kind: pa.DataType) -> bool:

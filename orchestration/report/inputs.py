@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import platform
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
-from orchestration import __version__
+from orchestration.code_digest import code_digest
 from orchestration.report import hub_page, la_page
 from orchestration.report.data import Authority, Mart, MartSlice, Publish, ReportError, _equals, hub_slug
 
@@ -41,20 +39,7 @@ def code_fingerprint() -> str | None:
     are drawn is never hidden by a page carried from an older version; None (nothing is
     carried) when the source cannot be read.
     """
-    try:
-        sources = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(Path(__file__).parent.glob("*.py"))}
-    except OSError:
-        return None
-    described = {
-        "digest_format": DIGEST_FORMAT,
-        "pipeline_version": __version__,
-        "report_source": sources,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "pandas": pd.__version__,
-        "pyarrow": pa.__version__,
-    }
-    return hashlib.sha256(json.dumps(described, sort_keys=True).encode("utf-8")).hexdigest()
+    return code_digest(sorted(Path(__file__).parent.glob("*.py")), digest_format=DIGEST_FORMAT)
 
 
 @dataclass(frozen=True)
