@@ -21,8 +21,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 dev: $(STAMP)
-	$(BIN)/python -c "from orchestration.dbt_project import prepare_manifest; prepare_manifest()"
-	$(BIN)/dagster dev
+	$(BIN)/fostering dev
 
 lock: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable > constraints.txt

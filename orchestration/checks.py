@@ -23,6 +23,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration import progress
 from orchestration.quality.feedback import deliver_feedback
 from orchestration.partitions import rebuilt_months
 from orchestration.quality.gate import load_suites, run_gate, staged_months
@@ -75,7 +76,8 @@ def quality_gate(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     months = rebuilt_months(context.run.tags)
     latest = gate_results_path(settings.data_dir)
     previous = json.loads(latest.read_text(encoding="utf-8"))["suites"] if months and latest.exists() else None
-    outcomes = run_gate(Path(warehouse.path), settings, suites, months=months, previous=previous)
+    with progress.current().stage(f"Quality gate: {len(suites)} expectation suites"):
+        outcomes = run_gate(Path(warehouse.path), settings, suites, months=months, previous=previous)
     summaries = [_summary(s) for s in outcomes]
     checked = staged_months(outcomes)
     # latest.json is the whole gate's verdict (what a publish outside this run relies on): only a full gate writes it

@@ -157,6 +157,17 @@ def _validation_record(path: Path, checked) -> dict:
     }
 
 
+VALIDATE_BATCH = 10  # returns checked together (the rules run once per batch): small, so results show as they come
+
+
+def _validation_lines(r: dict) -> str:
+    """A return's result for a person: its status line, then one line per finding."""
+    from orchestration.returns.findings import describe
+
+    head = f"{r['path']}: {r['status'].replace('_', ' ')} (LA {r['la_code'] or '?'}, period {r['period'] or '?'}): {r['errors']} error(s), {r['warnings']} warning(s)"
+    return "\n".join([head, *("  " + describe(finding) for finding in r["findings"])])
+
+
 @main.command(epilog=EXIT_STATUS, short_help="Check returns against the contract, without loading them.")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
 @click.option(
@@ -179,21 +190,24 @@ def validate(paths: tuple[str, ...], fmt: str) -> None:
     (an old .xls workbook, a CSV file on its own, any other file) is listed with
     the reason (on stderr with --format json, whose output stays a list of returns).
     """
-    from orchestration.returns.findings import describe
-
     from orchestration.parallel import batches, ordered_map
+    from orchestration.progress import Progress
 
     returns, ignored = _discover_all(paths)
-    results = [r for batch in ordered_map(_validation_records, batches(returns, 20), chunksize=1, parallel_from=2) for r in batch]
+    results = []
+    shown = Progress(sys.stderr)
+    # Small batches first, so the first results show within seconds; each return's result is printed as it is known.
+    with shown.counter("Checking returns", len(returns)) as done:
+        for batch in ordered_map(_validation_records, batches(returns, VALIDATE_BATCH), chunksize=1, parallel_from=2):
+            results.extend(batch)
+            if fmt == "text":
+                shown.say_to(sys.stdout, "\n".join(_validation_lines(r) for r in batch))
+            done.advance(len(batch))
     if fmt == "json":
         click.echo(json.dumps(results, indent=2, default=str))
         for passed_over in ignored:
             click.echo(f"{passed_over.path}: {passed_over.reason}", err=True)
     else:
-        for r in results:
-            click.echo(f"{r['path']}: {r['status'].replace('_', ' ')} (LA {r['la_code'] or '?'}, period {r['period'] or '?'}): {r['errors']} error(s), {r['warnings']} warning(s)")
-            for finding in r["findings"]:
-                click.echo("  " + describe(finding))
         for passed_over in ignored:
             click.echo(f"{passed_over.path}: {passed_over.reason}")
         bad = sum(r["errors"] > 0 for r in results)
@@ -283,10 +297,11 @@ def _run_and_report(command: str, settings, **how) -> None:
     not finish (3), are said in one sentence by FosteringCommands.
     """
     from orchestration.pipeline import new_log_path, one_run_at_a_time, run_pipeline
+    from orchestration.progress import Progress, use
 
     log_path = new_log_path(settings)
     click.get_current_context().meta[LOG_KEY] = log_path
-    with one_run_at_a_time(settings):
+    with one_run_at_a_time(settings), use(Progress(sys.stderr)):
         report = run_pipeline(settings, log_path=log_path, **how)
     click.echo(report.text)
     sys.exit(report.exit_code)
@@ -338,6 +353,29 @@ def backfill(first: str, last: str, warehouse: str | None, publish_dir: str | No
 
 
 # --- `fostering status`: who has sent what (orchestration/status.py) -------------------------
+
+
+@main.command(epilog=EXIT_STATUS, short_help="Start the Dagster UI and daemon on the data folder's own instance.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address the UI listens on (loopback: this machine only).")
+@click.option("--port", default=3000, show_default=True, type=click.IntRange(1, 65535), help="Port the UI listens on.")
+def dev(host: str, port: int) -> None:
+    """Start `dagster dev` (the UI, the sensors and the schedules) on the data folder's Dagster instance.
+
+    `fostering run` keeps its runs in the same instance (<data folder>/dagster, or
+    DAGSTER_HOME when set), so the UI shows every run of the command line with its
+    materialisations, checks and partitions. Stop it with Ctrl-C.
+    """
+    from orchestration.dbt_project import prepare_manifest
+    from orchestration.instance import dagster_dev_argv, prepare_home
+    from orchestration.settings import load_settings
+
+    settings = load_settings()
+    prepare_manifest()
+    home = prepare_home(settings)
+    argv = dagster_dev_argv(host, port)
+    click.echo(f"Dagster instance: {home}\nThe assets, once the UI has started: http://{host}:{port}/assets", err=True)
+    sys.stdout.flush()
+    os.execve(argv[0], argv, {**os.environ, "DAGSTER_HOME": str(home)})
 
 
 @main.command(epilog=EXIT_STATUS, short_help="Show each LA's returns for the latest months.")

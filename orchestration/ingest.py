@@ -26,7 +26,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from orchestration import landing_stamps, reference
+from orchestration import landing_stamps, progress, reference
 from orchestration.parallel import batches, ordered_map
 from orchestration.returns.findings import Findings, ReportHeader, write_reports
 from orchestration.returns.landing import Ignored, archive, checksum, discover
@@ -103,18 +103,20 @@ def ingest_landing(settings: Settings, paths: list[Path] | None = None, now: dt.
             seen = {row[0] for row in con.execute("SELECT submission_id FROM ops.submissions").fetchall()}
             known = {} if settings.rehash_landing else landing_stamps.recorded(con)
         stamped_ns = time.time_ns()  # before any file is stamped: the records' seen_at
-        todo, fresh, listed = _new_returns(map(Path, paths), settings, seen, known, summary)
-        with connect(settings.warehouse) as con:
+        with progress.current().counter("Looking for new returns", len(paths), "files") as looked:
+            todo, fresh, listed = _new_returns(map(Path, paths), settings, seen, known, summary, looked)
+        with connect(settings.warehouse) as con, progress.current().counter("Checking and storing new returns", len(todo)) as done:
             jobs = [(batch, settings, received_at) for batch in _batches(todo)]
             for prepared in ordered_map(_prepare_batch, jobs, chunksize=1, parallel_from=2):
                 stored = _store_isolated(con, prepared, settings, received_at)
                 summary.outcomes.extend(p.outcome for p in stored)
+                done.advance(len(prepared))
             # Only now, every checksum hashed is on the ledger: a record never points at a return not stored.
             landing_stamps.record(con, fresh, stamped_ns, listed if whole_folder else None)
     return summary
 
 
-def _new_returns(paths, settings: Settings, seen: set[str], known: dict, summary: IngestSummary):
+def _new_returns(paths, settings: Settings, seen: set[str], known: dict, summary: IngestSummary, looked=None):
     """The returns not received before, with their checksums; the (source, stamp, checksum) of
     those hashed, to record; and every return's source path.
 
@@ -123,6 +125,8 @@ def _new_returns(paths, settings: Settings, seen: set[str], known: dict, summary
     """
     todo, fresh, listed = [], [], []
     for path in paths:
+        if looked is not None:
+            looked.advance()
         source = _relative(path, settings.landing)
         listed.append(source)
         stamp = landing_stamps.stamp(path)  # before hashing: a change while hashing leaves the stamp stale, never trusted

@@ -1,8 +1,10 @@
 """The main job as the `fostering run` command runs it: Dagster in-process, quiet, summarised.
 
 Runs the same assets and checks a deployment schedules (ingest, dbt, quality
-gate, publish) against an ephemeral Dagster instance, and turns what happened
-into the short report an operator reads.
+gate, publish) against the data folder's own Dagster instance
+(`orchestration.instance`), so every run of the command line is in the history
+the Dagster UI shows, and turns what happened into the short report an operator
+reads. Progress goes to `orchestration.progress.current()` as the work goes.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration import progress
 from orchestration.assets.ingest import LEDGER_KEY, ingest_returns
 from orchestration.dbt_project import prepare_manifest
+from orchestration.instance import COMMAND_LINE, LAUNCHED_BY_TAG, close_abandoned_runs, data_folder_instance
 from orchestration.monthly_builds import pending_periods
 from orchestration.partitions import range_covering, range_tags
 from orchestration.resources import default_resources
@@ -111,8 +115,21 @@ def run_pipeline(
     """
     settings.require_real_key()
     prepare_manifest()
-    instance = dg.DagsterInstance.ephemeral()
     log_path = log_path or new_log_path(settings)
+    opening = time.perf_counter()
+    with data_folder_instance(settings) as instance:
+        abandoned = close_abandoned_runs(instance)
+        opened = time.perf_counter() - opening
+        progress.current().say(
+            f"Dagster instance {instance.root_directory} open in {opened:.1f}s"
+            + (f" ({len(abandoned)} run(s) left unfinished by a stopped `fostering run` marked failed)" if abandoned else "")
+        )
+        report = _run_pipeline(instance, settings, full_refresh, backfill, log_path)
+    report.seconds["dagster_instance"] = opened
+    return report
+
+
+def _run_pipeline(instance: dg.DagsterInstance, settings: Settings, full_refresh: bool, backfill, log_path: Path) -> RunReport:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     lines = []
@@ -191,8 +208,10 @@ def run_pipeline(
 def _run(instance, assets, settings: Settings, log_path: Path, fail_fast: bool = False, with_dbt: bool = True, **kwargs) -> dg.ExecuteInProcessResult:
     """One in-process run; `fail_fast` raises on a failed step (the ingest: nothing after it can run),
     otherwise the caller reads the result (a blocked gate is not a pipeline failure)."""
+    tags = {**kwargs.pop("tags", {}), LAUNCHED_BY_TAG: COMMAND_LINE}
     result = dg.materialize(
-        assets, resources=default_resources(settings, with_dbt), run_config=QUIET, instance=instance, raise_on_error=False, **kwargs
+        assets, resources=default_resources(settings, with_dbt), run_config=QUIET, instance=instance, raise_on_error=False,
+        tags=tags, **kwargs,
     )
     if fail_fast and not result.success:
         _raise_step_failure(result, log_path, settings)

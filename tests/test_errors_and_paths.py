@@ -7,6 +7,7 @@ can cause ends in one sentence on stderr and an exit status, never a traceback
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,13 +30,20 @@ def fostering(*args, env=None, cwd=PROJECT_ROOT):
     return subprocess.run([*FOSTERING, *map(str, args)], capture_output=True, text=True, env=run_env, cwd=cwd)
 
 
+# What progress says on stderr while a command works (orchestration/progress.py): a stage
+# starting ("…"), done or failed with its time, a counter's count, the instance opened.
+PROGRESS = re.compile(r"^(Dagster instance .+ open in [\d.]+s.*|[^:]+(: [^:]+)?…|.+: (done in|failed after) [\dhms.]+"
+                      r"|.+: \d+(/\d+)? [a-z ]+( · [\d.]+/s)?( · about [\dhms.]+ left)?|.+: \d+ [a-z ]+ in [\dhms.]+)$")
+
+
 def plain(result, code: int) -> str:
-    """The command exited `code` with one line on stderr and no traceback anywhere; that line."""
+    """The command exited `code` with one error line on stderr (after any progress lines) and no traceback anywhere; that line."""
     assert result.returncode == code, f"exit {result.returncode}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
     assert "Traceback" not in result.stdout and "Traceback" not in result.stderr, result.stderr[-3000:]
     lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+    said = [line for line in lines if not PROGRESS.match(line)]
+    assert len(said) == 1 and said[0] == lines[-1] and said[0].startswith("fostering"), result.stderr
+    return lines[-1]
 
 
 BAD = {

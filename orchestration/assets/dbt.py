@@ -24,6 +24,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
+from orchestration import progress
 from orchestration.dbt_project import dbt_project, dbt_run_paths
 from orchestration.monthly_builds import record_built
 from orchestration.partitions import is_full_refresh, monthly_partitions, months_of, rebuilt_months
@@ -145,12 +146,15 @@ def _build(
         # One target folder per data folder, reused by every run (and its partial parse
         # kept warm), not a new folder under dbt_project/target/ per invocation.
         target, logs = dbt_run_paths(Path(warehouse.data_dir))
-        for event in dbt.cli([*args, "--log-path", str(logs)], context=context, target_path=target).stream():
-            key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
-            if key is not None and key.path[0] == "marts":
-                held.append((key, event))
-            else:
-                yield event
+        what = f"dbt: the months {period[0]:%Y-%m} to {period[1]:%Y-%m}" if period else ("dbt: every month" if monthly else "dbt: the models over the whole history")
+        with progress.current().counter(what, None, "models and tests done") as done:  # dbt's own count is not known in advance
+            for event in dbt.cli([*args, "--log-path", str(logs)], context=context, target_path=target).stream():
+                done.advance()
+                key = context.asset_key_for_output(event.output_name) if isinstance(event, dg.Output) else None
+                if key is not None and key.path[0] == "marts":
+                    held.append((key, event))
+                else:
+                    yield event
         results = target / "run_results.json"
         if results.exists():
             shutil.copyfile(results, target / f"run_results.{'monthly' if monthly else 'whole'}.json")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration import progress
 from orchestration.checks import gate_results_path
 from orchestration.publish.writer import publish as write_publish
 from orchestration.report import ReportError, build_report
@@ -53,15 +54,16 @@ def passed_gate(data_dir: Path, run_id: str) -> list[dict]:
 )
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource, publish: PublishResource):
     checks = passed_gate(Path(warehouse.data_dir), context.run.run_id)
-    result = write_publish(
-        Path(warehouse.path),
-        Path(publish.path),
-        keep=publish.keep,
-        threshold=publish.disclosure_threshold,
-        checks=checks,
-        skip_unchanged=True,  # re-running with nothing new leaves the latest publish as it is
-        finish=lambda folder: add_report(folder, context.log),  # inside the version before `latest` moves
-    )
+    with progress.current().stage("Publishing the marts and the report"):
+        result = write_publish(
+            Path(warehouse.path),
+            Path(publish.path),
+            keep=publish.keep,
+            threshold=publish.disclosure_threshold,
+            checks=checks,
+            skip_unchanged=True,  # re-running with nothing new leaves the latest publish as it is
+            finish=lambda folder: add_report(folder, context.log),  # inside the version before `latest` moves
+        )
     if result.unchanged and not (result.path / "report").exists():  # a version published before reports
         add_report(result.path, context.log)
     report = result.path / "report" / "index.html"
