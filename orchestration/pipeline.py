@@ -122,7 +122,7 @@ def run_pipeline(
         opened = time.perf_counter() - opening
         progress.current().say(
             f"Dagster instance {instance.root_directory} open in {opened:.1f}s"
-            + (f" ({len(abandoned)} run(s) left unfinished by a stopped `fostering run` marked failed)" if abandoned else "")
+            + (f"; closed {len(abandoned)} run(s) a stopped `fostering run` left unfinished" if abandoned else "")
         )
         report = _run_pipeline(instance, settings, full_refresh, backfill, log_path)
     report.seconds["dagster_instance"] = opened

@@ -310,19 +310,24 @@ def test_no_small_count_of_children_is_published(sample_build, form):
         for column in rule.as_is:
             same = joined[column].isna() == joined[f"wh_{column}"].isna()
             assert same.all(), f"{name}.{column}: as_is values lost"
-        if form == "parquet":  # what is published is the warehouse's exact figure
+        if form == "parquet":  # what is published is the warehouse's figure (doubles rounded to their class)
             for column in rule.kind_of:
                 if pd.api.types.is_numeric_dtype(wh[column]) and not pd.api.types.is_bool_dtype(wh[column]):
                     kept = joined[column].notna()
                     published_values = joined.loc[kept, column].astype(float).to_numpy()
                     exact_values = joined.loc[kept, f"wh_{column}"].astype(float).to_numpy()
-                    assert (published_values == exact_values).all(), f"{name}.{column} changed"
+                    if pd.api.types.is_float_dtype(wh[column]):  # rounded: within half a unit of the last place
+                        assert (abs(published_values - exact_values) <= 0.5 * 10 ** -2 + 1e-9).all(), f"{name}.{column} changed"
+                    else:
+                        assert (published_values == exact_values).all(), f"{name}.{column} changed"
         if rule.has_rules:
-            # `withheld` names exactly the cells the warehouse has and the file does not
+            # `withheld` and each `<column>_withheld` flag name exactly the cells the warehouse has and the file does not
             named = joined[WITHHELD].fillna("").str.split(",")
             for column in [*rule.counts, *rule.derived, *rule.benchmark_value, *rule.benchmark_group]:
                 emptied = joined[f"wh_{column}"].notna() & joined[column].isna()
                 assert (named.apply(lambda names, c=column: c in names) == emptied).all(), f"{name}.{column}"
+                flag = joined[f"{column}_withheld"].astype(str).str.lower() == "true"
+                assert (flag == emptied).all(), f"{name}.{column}_withheld"
         else:
             assert WITHHELD not in pub.columns
 
@@ -357,7 +362,9 @@ def test_parquet_keeps_the_warehouse_types(sample_build):
     schema = pq.read_schema(result.path / "mart_sufficiency.parquet")
     assert str(schema.field("foster_inhouse").type) == "int64" and str(schema.field("period").type) == "date32[day]"
     assert str(pq.read_schema(result.path / "mart_finance.parquet").field("actual").type) == "decimal128(14, 2)"
-    assert str(schema.field(WITHHELD).type) == "string"
+    assert str(schema.field(WITHHELD).type) == "string" and str(schema.field("foster_inhouse_withheld").type) == "bool"
+    status = pq.read_schema(result.path / "mart_submission_status.parquet")
+    assert str(status.field("received_at").type) == "timestamp[ms, tz=UTC]" and str(status.field("submitted_at").type) == "timestamp[ms]"
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest["disclosure"]["withheld_cells"] == result.withheld
     assert seconds < 60
@@ -459,9 +466,12 @@ def test_manifest_and_checksums_match_the_files(tiny):
             assert types["approved_households"] == ("BIGINT", "as_is")
             assert types[WITHHELD] == ("VARCHAR", "withheld_list")
             assert [c["name"] for c in mart["columns"]] == list(pd.read_parquet(result.path / "mart_sufficiency.parquet").columns)
-    assert listed | {"manifest.json"} == {p.name for p in result.path.iterdir()}
+    dictionary = manifest["dictionary_file"]
+    assert dictionary["path"] == "data_dictionary.csv" and dictionary["sha256"] == _sha256(result.path / "data_dictionary.csv")
+    assert listed | {"manifest.json", "data_dictionary.csv"} == {p.name for p in result.path.iterdir()}
     suff = pd.read_parquet(result.path / "mart_sufficiency.parquet")
     assert suff[WITHHELD].tolist() == ["foster_inhouse,inhouse_fostering_share", ""]
+    assert suff["foster_inhouse_withheld"].tolist() == [True, False] and suff["fostering_withheld"].tolist() == [False, False]
     assert suff["approved_households"].tolist() == [2, 4]
     # the same warehouse gives the same files, byte for byte
     again = publish(warehouse, publish_dir, keep=5, threshold=THRESHOLD)

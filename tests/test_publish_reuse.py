@@ -92,7 +92,7 @@ def _same_as_from_scratch(result, warehouse: Path, scratch_dir: Path, hour: int)
 def _complete(result) -> None:
     """Every file the manifest lists is there, matches it and reads."""
     manifest = _manifest(result)
-    listed = {"manifest.json"}
+    listed = {"manifest.json", manifest["dictionary_file"]["path"]}
     for mart in manifest["marts"]:
         for form, entry in mart["files"].items():
             path = result.path / entry["path"]
@@ -248,7 +248,7 @@ def test_carried_files_are_counted_for_the_test_only_pause(tiny, monkeypatch):
     monkeypatch.setattr(writer._FileCounter, "wrote", wrote)
     second = _publish(warehouse, publish_dir, 2)
     staging = f"{writer.STAGING_PREFIX}{second.version}"
-    assert placed == [(staging, f"{n}.{f}") for n in MARTS for f in FORMS] + [(staging, "manifest.json")]
+    assert placed == [(staging, f"{n}.{f}") for n in MARTS for f in FORMS] + [(staging, "data_dictionary.csv"), (staging, "manifest.json")]
 
 
 def test_a_publish_that_fails_after_carrying_leaves_the_latest_whole(tiny, monkeypatch):

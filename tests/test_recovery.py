@@ -413,7 +413,7 @@ def test_a_run_killed_while_publishing_recovers_on_the_next_run(killed_in_publis
     # the new latest is complete: every file its manifest lists, as the manifest says, for all 60 returns
     manifest = json.loads((latest / "manifest.json").read_text(encoding="utf-8"))
     listed = {entry["path"]: entry["sha256"] for mart in manifest["marts"] for entry in mart["files"].values()}
-    assert {p.name for p in latest.iterdir()} == {*listed, "manifest.json", "report"}  # the report is built into it
+    assert {p.name for p in latest.iterdir()} == {*listed, "manifest.json", "data_dictionary.csv", "report"}  # the report is built into it
     assert (latest / "report" / "index.html").is_file()
     assert {name: sha256(latest / name) for name in listed} == listed
     assert len(manifest["returns"]) == 60

@@ -4,8 +4,11 @@ The rules are data (``disclosure.yaml`` next to this file): every column of ever
 mart is classified as a count of children, a figure derived from such counts, or
 published as it is; mart_benchmark follows its source marts. `apply_disclosure`
 turns the warehouse's exact marts into what may be published: withheld cells
-become null and a `withheld` column names them. The warehouse is never changed;
-neither are the frames passed in.
+become null, a boolean `<column>_withheld` flag beside each column that can be
+withheld says which nulls are withheld (so a BI tool can tell them from a missing
+value: withheld is `value = null AND value_withheld = true`), and a `withheld`
+column names them per row (kept for readers of earlier publishes). The warehouse is
+never changed; neither are the frames passed in.
 """
 
 from __future__ import annotations
@@ -21,6 +24,12 @@ import yaml
 
 RULES_PATH = Path(__file__).with_name("disclosure.yaml")
 WITHHELD = "withheld"
+FLAG_SUFFIX = "_withheld"
+
+
+def flag_name(column: str) -> str:
+    """The boolean companion of a column that can be withheld: True where that cell is withheld."""
+    return column + FLAG_SUFFIX
 KINDS = ("counts", "derived", "as_is", "benchmark_value", "benchmark_group")
 
 
@@ -45,6 +54,11 @@ class MartRule:
             for name in names:
                 kinds[name] = kind
         return kinds
+
+    @property
+    def withholdable(self) -> tuple[str, ...]:
+        """The columns that can be withheld (each gets a `<column>_withheld` flag)."""
+        return (*self.counts, *self.derived, *self.benchmark_value, *self.benchmark_group)
 
     @property
     def has_rules(self) -> bool:
@@ -95,7 +109,9 @@ class Rules:
                 f"{', '.join(b.group_statistics)} are withheld for every row of a ({', '.join(b.group_by)}) "
                 "group in which any member's value was withheld"
             ),
-            "withheld_column": f"'{WITHHELD}' lists the columns withheld in the row, comma-separated ('' when none)",
+            "withheld_flags": f"'<column>{FLAG_SUFFIX}' (boolean, beside each column that can be withheld) is true where that cell is withheld; "
+            "an empty cell whose flag is false is a missing value, not a withheld one",
+            "withheld_column": f"'{WITHHELD}' lists the columns withheld in the row, comma-separated ('' when none); the flags say the same",
             "marts": marts,
             "benchmark_sources": {m: {"mart": s.mart, "column": s.column, "where": dict(s.where)} for m, s in b.sources.items()},
         }
@@ -336,13 +352,21 @@ def _nullable(series: pd.Series) -> pd.Series:
 
 
 def _withhold(frame: pd.DataFrame, mask: pd.DataFrame, rule: MartRule) -> pd.DataFrame:
-    out = frame.copy()
+    """The mart with withheld cells null, a `<column>_withheld` flag right after each column of `mask`, and `withheld`."""
     if not rule.has_rules:
-        return out
+        return frame.copy()
+    clash = [flag_name(c) for c in mask.columns if flag_name(c) in frame.columns] + ([WITHHELD] if WITHHELD in frame.columns else [])
+    if clash:
+        raise DisclosureError(f"the mart already has columns named like the withheld flags: {clash}; rename them in the model")
+    columns: dict[str, pd.Series] = {}
     withheld = pd.Series("", index=frame.index, dtype=object)
-    for column in mask.columns:
+    for column in frame.columns:
+        if column not in mask.columns:
+            columns[column] = frame[column]
+            continue
         hide = mask[column]
-        out[column] = _nullable(out[column]).mask(hide)
+        columns[column] = _nullable(frame[column]).mask(hide)
+        columns[flag_name(column)] = hide.astype(bool)
         withheld = withheld + np.where(hide.to_numpy(), column + ",", "")
-    out[WITHHELD] = withheld.str.rstrip(",").astype(str) if len(frame) else withheld.astype(str)
-    return out
+    columns[WITHHELD] = withheld.str.rstrip(",").astype(str) if len(frame) else withheld.astype(str)
+    return pd.DataFrame(columns, index=frame.index)

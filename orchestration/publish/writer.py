@@ -1,18 +1,23 @@
 """Publishing the marts: disclosure-controlled Parquet and CSV, versioned, switched atomically.
 
 A publish reads every table of the warehouse's ``marts`` schema (read-only),
-withholds small numbers (`disclosure.apply_disclosure`), and writes each mart as
-Parquet and CSV plus a ``manifest.json`` into ``<publish_dir>/.staging-<version>``.
+withholds small numbers (`disclosure.apply_disclosure`, which adds a boolean
+``<column>_withheld`` flag beside each column that can be withheld), rounds doubles and
+cuts timestamps to the second (`rounding`, so the same data gives the same bytes), and
+writes each mart as Parquet and CSV, a ``data_dictionary.csv`` (`dictionary`) and a
+``manifest.json`` into ``<publish_dir>/.staging-<version>``.
 Only when everything is written and synced is the folder renamed to
 ``<publish_dir>/<version>`` and the pointers switched:
 
     <publish_dir>/
         20261122T093312Z/           one complete publish (version = UTC time)
             mart_benchmark.parquet  mart_benchmark.csv   ... one pair per mart
-            manifest.json
+            data_dictionary.csv     every column of every mart: type, description, disclosure, rounding
+            manifest.json           the same dictionary under "dictionary"
         20261121T180000Z/           older publishes, the newest `keep` kept
         latest -> 20261122T093312Z  symlink, replaced with os.replace (never missing)
-        latest.json                 {"version", "path", "created_at"}, for tools that cannot follow symlinks
+        latest.json                 {"version", "path", "created_at"}, for tools that cannot follow symlinks;
+                                    "path" is relative to the publish folder (the version's name)
         .publish.lock               one publish at a time
 
 A reader of ``latest`` (or `read_latest`) therefore only ever sees a complete
@@ -58,7 +63,9 @@ import pyarrow.parquet as pq
 from orchestration import __version__
 from orchestration.code_digest import code_digest
 from orchestration.locks import exclusive_lock
-from orchestration.publish.disclosure import WITHHELD, apply_disclosure, count_withheld, load_rules
+from orchestration.publish import rounding as rounding_rules
+from orchestration.publish.dictionary import DICTIONARY_CSV, dictionary_csv, dictionary_rows
+from orchestration.publish.disclosure import FLAG_SUFFIX, WITHHELD, apply_disclosure, count_withheld, load_rules
 from orchestration.warehouse import connect
 
 MARTS_SPEC_VERSION = "v1"
@@ -178,7 +185,8 @@ def _fingerprint(manifest: dict) -> tuple:
     """What a publish says: its data files and the returns they came from (not when it was made)."""
     files = sorted((m["name"], f["sha256"]) for m in manifest["marts"] for f in m["files"].values())
     returns = sorted(r["submission_id"] for r in manifest["returns"])
-    return files, returns, manifest["disclosure"]["threshold"]
+    dictionary = (manifest.get("dictionary_file") or {}).get("sha256")  # a changed description is news too
+    return files, returns, manifest["disclosure"]["threshold"], dictionary
 
 
 def _same_as_latest(publish_dir: Path, manifest: dict) -> dict | None:
@@ -245,9 +253,9 @@ def _read_warehouse(warehouse: Path) -> tuple[dict[str, pa.Table], dict[str, dic
         )
         columns = [d[0] for d in cursor.description]
         returns = [dict(zip(columns, row)) for row in cursor.fetchall()]
-    for r in returns:
+    for r in returns:  # the LA's sign-off time as written (no time zone), to the second
         if isinstance(r["submitted_at"], dt.datetime):
-            r["submitted_at"] = r["submitted_at"].isoformat()
+            r["submitted_at"] = r["submitted_at"].strftime("%Y-%m-%dT%H:%M:%S")
     return tables, sql_types, returns
 
 
@@ -273,14 +281,15 @@ class _FileCounter:
 
 def _write_version(staging, version, created, tables, sql_types, disclosed, returns, threshold, checks, previous=None) -> dict:
     rules = load_rules()
+    rounding = rounding_rules.load_rules()
     counter = _FileCounter()
     form = _format_digest()
     marts = []
     for name, table in tables.items():
-        frame = disclosed[name]
-        schema = table.schema.remove_metadata()
-        if WITHHELD in frame.columns:
-            schema = schema.append(pa.field(WITHHELD, pa.string(), nullable=False))
+        # rounded after disclosure control (which works on exact figures), before the digest
+        base = rounding_rules.published_schema(name, table.schema.remove_metadata(), rounding)
+        frame = rounding_rules.round_frame(name, disclosed[name], base, rounding)
+        schema = _published_schema(frame, base)
         published = pa.Table.from_pandas(frame, schema=schema, preserve_index=False)
         content = _content_digest(name, published, form)
 
@@ -299,9 +308,9 @@ def _write_version(staging, version, created, tables, sql_types, disclosed, retu
         columns = [
             {
                 "name": f.name,
-                "type": sql_types[name].get(f.name, "VARCHAR"),
+                "type": _sql_type(f, sql_types[name]),
                 "arrow_type": str(f.type),
-                "disclosure": "withheld_list" if f.name == WITHHELD else kinds[f.name],
+                "disclosure": kinds.get(f.name) or ("withheld_list" if f.name == WITHHELD else "withheld_flag"),
             }
             for f in schema
         ]
@@ -330,12 +339,49 @@ def _write_version(staging, version, created, tables, sql_types, disclosed, retu
             "rules": rules.summary(),
         },
         "marts": marts,
-        "csv": {"encoding": "utf-8", "delimiter": ",", "null": "", "formula_guard": "text values starting with = + - @ tab or CR are prefixed with '"},
+        "csv": {
+            "encoding": "utf-8", "delimiter": ",", "null": "",
+            "formula_guard": "text values starting with = + - @ tab or CR are prefixed with '",
+            "timestamps": "ISO 8601 to the second: YYYY-MM-DDTHH:MM:SSZ in UTC, or YYYY-MM-DDTHH:MM:SS without Z where the time is the LA's own, as written",
+            "booleans": "True / False",
+        },
+        "rounding": {
+            "mode": "half to even, after disclosure control; the warehouse keeps full precision",
+            "classes": {k: f"{v} decimal places" for k, v in rounding.places.items()},
+        },
     }
+    manifest["dictionary"] = dictionary_rows(marts, rounding)
+    dictionary_path = staging / DICTIONARY_CSV
+    _write_bytes(dictionary_path, dictionary_csv(manifest["dictionary"]))
+    counter.wrote(dictionary_path)
+    manifest["dictionary_file"] = _file_entry(dictionary_path)
     manifest_path = staging / MANIFEST
     _write_bytes(manifest_path, (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8"))
     counter.wrote(manifest_path)
     return manifest
+
+
+def _published_schema(frame: pd.DataFrame, base: pa.Schema) -> pa.Schema:
+    """The mart's published schema: its own columns (`base`), the withheld flags (boolean) and list, in frame order."""
+    fields = []
+    for column in frame.columns:
+        if column in base.names:
+            fields.append(base.field(column))
+        elif column == WITHHELD:
+            fields.append(pa.field(WITHHELD, pa.string(), nullable=False))
+        else:  # a `<column>_withheld` flag added by disclosure control
+            assert column.endswith(FLAG_SUFFIX), column
+            fields.append(pa.field(column, pa.bool_(), nullable=False))
+    return pa.schema(fields)
+
+
+def _sql_type(f: pa.Field, sql_types: dict[str, str]) -> str:
+    """The published column's SQL type: the warehouse's, but for the columns the publish adds or relabels."""
+    if f.name not in sql_types:
+        return "BOOLEAN" if pa.types.is_boolean(f.type) else "VARCHAR"
+    if pa.types.is_timestamp(f.type) and f.type.tz is not None:
+        return "TIMESTAMP WITH TIME ZONE"
+    return sql_types[f.name]
 
 
 # --- carrying what did not change ----------------------------------------------------
@@ -488,10 +534,9 @@ def _csv_frame(frame: pd.DataFrame, schema: pa.Schema) -> pd.DataFrame:
     for f in schema:
         if pa.types.is_string(f.type) or pa.types.is_large_string(f.type):
             out[f.name] = neutralise_formulas(out[f.name])
-        elif pa.types.is_timestamp(f.type):
+        elif pa.types.is_timestamp(f.type):  # ISO 8601 to the second; Z only where it is UTC
             stamps = pd.to_datetime(out[f.name])
-            fmt = "%Y-%m-%d %H:%M:%S.%f" if (stamps.dt.microsecond.fillna(0) != 0).any() else "%Y-%m-%d %H:%M:%S"
-            out[f.name] = stamps.dt.strftime(fmt)
+            out[f.name] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ" if f.type.tz is not None else "%Y-%m-%dT%H:%M:%S")
     return out
 
 
@@ -528,7 +573,8 @@ def _switch_latest(publish_dir: Path, version: str, created: dt.datetime) -> Non
         tmp_link.unlink()
     os.symlink(version, tmp_link)  # relative: the publish folder can be moved or mounted elsewhere
     os.replace(tmp_link, publish_dir / LATEST)
-    pointer = {"version": version, "path": str((publish_dir / version).resolve()), "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    # "path" relative to the publish folder, like the symlink, so the folder can be moved or mounted elsewhere
+    pointer = {"version": version, "path": version, "created_at": created.strftime("%Y-%m-%dT%H:%M:%SZ")}
     tmp_json = publish_dir / f".{LATEST_JSON}.tmp-{os.getpid()}"
     _write_bytes(tmp_json, (json.dumps(pointer, indent=2) + "\n").encode("utf-8"))
     os.replace(tmp_json, publish_dir / LATEST_JSON)
