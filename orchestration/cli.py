@@ -386,7 +386,7 @@ def dev(host: str, port: int) -> None:
     help="text: a table by hub and a summary line per month, for a person; json: a list with one object per LA and month, for a program.",
 )
 def status(warehouse: str | None, periods: int, fmt: str) -> None:
-    """Every LA's return for the latest months: accepted, with warnings, rejected or missing, and late or not.
+    """Every LA's return for the latest months: accepted, with warnings, rejected or missing, and late, on time or lateness unknown.
 
     Exit status 0; 2 when the status cannot be read (no warehouse or marts yet: run
     `fostering run` first; or a run kept the warehouse busy for 30 s).

@@ -5,7 +5,10 @@ pipeline or the daily status rebuild), the sensor reads the latest months'
 status (`orchestration.status.submission_status`), compares the late
 (la_code, period) pairs with those it saw last time, and calls the notifier
 (`orchestration.notify.notifier_from_settings`, FOSTERING_NOTIFIER) once for each
-LA and period that has become late. It records an AssetObservation on the mart
+LA and period that has become late. Only a `late` of true counts: a return whose
+lateness is unknown (`late` null, `lateness_basis` 'unknown': loaded in bulk after
+its due date and signed off in time) is never notified, so loading a history does
+not send a notification for every old return. It records an AssetObservation on the mart
 listing them, and keeps in its cursor (JSON) the storage id of the
 materialisation it has dealt with and the late pairs:
 

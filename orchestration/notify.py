@@ -1,13 +1,16 @@
 """Telling someone that an LA's return is late: a pluggable notifier.
 
 The `late_returns_sensor` calls a notifier once for each LA and period that
-has become late. A notifier is any object with a `notify(event: dict) -> None`
+has become late: only a `late` of true. A return whose lateness is unknown (loaded
+in bulk after its due date and signed off in time, `late` null) is never
+notified. A notifier is any object with a `notify(event: dict) -> None`
 method. `event` is one row of `orchestration.status.submission_status`, as
 JSON-ready values, plus `"event": "late_return"`:
 
     {"event": "late_return", "la_code": "E08000001", "la_name": "Bolton",
      "hub": "Greater Manchester", "period": "2023-09", "status": "missing",
-     "late": true, "due_date": "2023-10-15", "submitted_at": null,
+     "late": true, "lateness_basis": "no_accepted_return",
+     "due_date": "2023-10-15", "submitted_at": null,
      "received_at": null, "versions": 0, "errors": null, "warnings": null}
 
 Which notifier is used is chosen by the environment variable FOSTERING_NOTIFIER:
@@ -56,6 +59,8 @@ def describe(event: Mapping) -> str:
     where = ", ".join(str(x) for x in (event.get("la_code"), event.get("hub")) if x)
     status = str(event.get("status") or "?").replace("_", " ")
     received = f", received {event['received_at']}" if event.get("received_at") else ""
+    if event.get("lateness_basis") == "signed_off":  # loaded in bulk: its receipt is the loading day
+        received = f", signed off {event.get('submitted_at')}"
     return f"late return: {who} ({where}) {event.get('period')} was due {event.get('due_date')}; status {status}{received}"
 
 

@@ -15,7 +15,10 @@ stops a writer from opening the file, so the read:
 
 Lateness is the mart's `late` column as of the mart's last build (marts-v1): the
 daily status rebuild is what makes a missing return late on the day after its
-due date.
+due date. `late` is null (<NA>) when lateness is unknown: a return loaded in bulk
+after its due date (history taken over) and signed off in time. Such a return is
+shown as "lateness unknown", never as late, and the late-returns sensor does not
+notify it; `lateness_basis` says what `late` was judged on.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from orchestration.warehouse import WarehouseBusy, connect, writer_lock
 MART = "marts.mart_submission_status"
 
 COLUMNS = [
-    "la_code", "la_name", "hub", "period", "status", "late", "due_date",
+    "la_code", "la_name", "hub", "period", "status", "late", "lateness_basis", "due_date",
     "submitted_at", "received_at", "versions", "errors", "warnings",
 ]
 
@@ -85,7 +88,7 @@ def _courtesy_lock(warehouse: Path, timeout_s: float):
 
 def _query(periods: int) -> str:
     return f"""
-        select la_code, la_name, hub, period, status, late, due_date,
+        select la_code, la_name, hub, period, status, late, lateness_basis, due_date,
                submitted_at, received_at, versions, errors, warnings
         from {MART}
         where period in (select distinct period from {MART} order by period desc limit {int(periods)})
@@ -121,7 +124,10 @@ def _tidy(frame: pd.DataFrame) -> pd.DataFrame:
     for column in ("la_code", "la_name", "hub", "status"):
         out[column] = frame[column].astype(object).where(frame[column].notna(), None)
     out["period"] = pd.to_datetime(frame["period"]).dt.strftime("%Y-%m")
-    out["late"] = frame["late"].fillna(False).astype(bool)
+    # Nullable: <NA> is "lateness unknown" (a return loaded in bulk after its due date and
+    # signed off in time: see the mart's `lateness_basis`), never read as late or on time.
+    out["late"] = frame["late"].astype("boolean")
+    out["lateness_basis"] = frame["lateness_basis"].astype(object).where(frame["lateness_basis"].notna(), None)
     out["due_date"] = [None if pd.isna(d) else pd.Timestamp(d).date() for d in frame["due_date"]]
     for column in ("submitted_at", "received_at"):
         out[column] = pd.to_datetime(frame[column])
@@ -136,8 +142,9 @@ def submission_status(
 ) -> pd.DataFrame:
     """Every LA's row of mart_submission_status for the latest `periods` months.
 
-    Columns: la_code, la_name, hub, period (YYYY-MM text), status, late (bool),
-    due_date (date), submitted_at and received_at (timestamps, NaT when missing),
+    Columns: la_code, la_name, hub, period (YYYY-MM text), status, late (nullable
+    boolean: <NA>, None in `records`, when lateness is unknown), lateness_basis (what
+    `late` was judged on: received, signed_off, unknown, no_accepted_return), due_date (date), submitted_at and received_at (timestamps, NaT when missing),
     versions (int), errors and warnings (nullable ints). Ordered by hub, la_name,
     period. Raises StatusUnavailable when the warehouse or the mart does not
     exist, or a writer still holds the warehouse after `wait_s` seconds
@@ -151,9 +158,28 @@ def submission_status(
     return _tidy(_read(warehouse, periods, DEFAULT_WAIT_S if wait_s is None else wait_s, poll_s))
 
 
+def is_late(frame: pd.DataFrame) -> pd.Series:
+    """True where a row is known to be late; unknown lateness (<NA>) is not late."""
+    return frame["late"].astype("boolean").fillna(False).astype(bool)
+
+
+def is_unknown(frame: pd.DataFrame) -> pd.Series:
+    """True where a row's lateness is unknown."""
+    return frame["late"].isna()
+
+
+def lateness_words(late, status: str | None) -> str:
+    """"late", "on time", "not yet due" (no accepted return, due date not passed) or "lateness unknown"."""
+    if late is None or pd.isna(late):
+        return "lateness unknown"
+    if late:
+        return "late"
+    return "on time" if status in ("accepted", "accepted_with_warnings") else "not yet due"
+
+
 def late_pairs(current: pd.DataFrame) -> set[tuple[str, str]]:
-    """The (la_code, period) pairs that are late in `current`."""
-    late = current[current["late"]]
+    """The (la_code, period) pairs that are late in `current` (unknown lateness is not late)."""
+    late = current[is_late(current)]
     return set(zip(late["la_code"], late["period"], strict=True))
 
 
@@ -181,17 +207,18 @@ def records(frame: pd.DataFrame) -> list[dict]:
 
 def newly_late(previous: set[tuple[str, str]], current: pd.DataFrame) -> list[dict]:
     """The LAs and periods late in `current` and not in `previous` (pairs of la_code, YYYY-MM), in `current`'s order."""
-    late = current[current["late"]]
+    late = current[is_late(current)]
     fresh = [(la, period) not in previous for la, period in zip(late["la_code"], late["period"], strict=True)]
     return records(late[fresh])
 
 
 def summary(frame: pd.DataFrame) -> list[dict]:
-    """Per period, oldest first: how many LAs in each status, and how many late."""
+    """Per period, oldest first: how many LAs in each status, how many late and how many of unknown lateness."""
     out = []
     for period, rows in sorted(frame.groupby("period"), key=lambda item: item[0]):
         counts = rows["status"].value_counts()
-        out.append({"period": period, **{s: int(counts.get(s, 0)) for s in STATUSES}, "late": int(rows["late"].sum())})
+        out.append({"period": period, **{s: int(counts.get(s, 0)) for s in STATUSES}, "late": int(is_late(rows).sum()),
+                    "lateness_unknown": int(is_unknown(rows).sum())})
     return out
 
 
@@ -203,7 +230,7 @@ def format_text(frame: pd.DataFrame) -> str:
     """A table a person can read, grouped by hub, then one summary line per period."""
     if frame.empty:
         return "No submission status: the warehouse holds no returns yet."
-    header = ("LA", "Period", "Status", "Late", "Due date", "Received")
+    header = ("LA", "Period", "Status", "Lateness", "Due date", "Received")
     rows_by_hub: dict[str, list[tuple[str, ...]]] = {}
     for row in frame.itertuples(index=False):
         rows_by_hub.setdefault(row.hub or "(no hub)", []).append(
@@ -211,7 +238,7 @@ def format_text(frame: pd.DataFrame) -> str:
                 row.la_name or row.la_code,
                 row.period,
                 row.status.replace("_", " "),
-                "yes" if row.late else "no",
+                lateness_words(row.late, row.status),
                 row.due_date.isoformat() if row.due_date else "-",
                 _received(row.received_at),
             )
@@ -229,5 +256,6 @@ def format_text(frame: pd.DataFrame) -> str:
         lines.append(
             f"{s['period']}: {s['accepted']} accepted, {s['accepted_with_warnings']} with warnings, "
             f"{s['rejected']} rejected, {s['missing']} missing; {s['late']} late"
+            + (f", {s['lateness_unknown']} lateness unknown" if s["lateness_unknown"] else "")
         )
     return "\n".join(lines)

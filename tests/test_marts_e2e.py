@@ -132,9 +132,14 @@ def test_finance_and_submission_status_by_hand(hand_built_warehouse):
     assert finance["ifa_fees"]["fytd_actual"] == pytest.approx(250000.50)  # September is the only month of 2023/24 present
     status = _query(hand_built_warehouse, "SELECT * FROM marts.mart_submission_status WHERE la_code = 'E08000009'")
     assert [(r["status"], r["versions"]) for r in status] == [("accepted", 1)]
+    # Loaded today, long after its due date: judged on the LA's sign-off, never on the loading day (issue 15).
+    assert status[0]["lateness_basis"] in ("signed_off", "unknown")
+    assert (status[0]["late"] is None) == (status[0]["lateness_basis"] == "unknown")
     # every LA of the reference list has a row for the period; the others are missing
     others = _query(hand_built_warehouse, "SELECT count(*) AS n, min(status) AS s, max(status) AS t FROM marts.mart_submission_status WHERE la_code <> 'E08000009'")[0]
     assert (others["n"], others["s"], others["t"]) == (23, "missing", "missing")
+    bases = _query(hand_built_warehouse, "SELECT DISTINCT lateness_basis FROM marts.mart_submission_status WHERE la_code <> 'E08000009'")
+    assert [r["lateness_basis"] for r in bases] == ["no_accepted_return"]
 
 
 def test_dbt_docs_generate_builds_the_data_dictionary(trafford_warehouse, tmp_path):

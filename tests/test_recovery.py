@@ -44,7 +44,7 @@ HELD_BACK = Path("reading") / "2023-09.xlsx"  # the return that arrives after th
 ARCHIVED_BEFORE_KILL = 40  # of 60: returns are checked in batches (of 7 here), so by then several batches are stored, and some are not
 PAUSE_AFTER_FILES = 5  # of 17 (8 marts x Parquet and CSV, then the manifest)
 # Columns that depend on when a return arrived (mart_submission_status), not on what it holds.
-TIME_COLUMNS = {"received_at", "late"}
+TIME_COLUMNS = {"received_at", "late", "lateness_basis"}
 KILLED_SESSIONS: list[int] = []  # what the killed runs leave running is ended after the module
 # The ledger without arrival times (the findings report names carry them too).
 LEDGER_COLUMNS = (

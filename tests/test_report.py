@@ -424,3 +424,47 @@ def test_a_publish_changed_after_publishing_is_refused(built, tmp_path):
     result = fostering("report", "--publish-dir", tmp_path / "published", "--version", version_dir.name, check=False)
     assert result.returncode == 2 and "does not match the checksum" in result.stderr, result.stderr
     assert not (copy / "report").exists()
+
+
+# --- lateness: a history loaded in bulk is not late by the loading (issue 15) -----------------------
+
+
+def test_a_history_loaded_in_bulk_is_not_shown_as_late(built):
+    """The sample is loaded today, long after its due dates: a return is drawn late only when signed off late.
+
+    Signed off in time, its lateness is unknown: the words "lateness unknown" in the grid's table,
+    the tooltip and the LA's pill, an open corner mark and its legend entry; never "late".
+    """
+    _, version_dir = built
+    status = pd.read_parquet(version_dir / "mart_submission_status.parquet")
+    sent = status[status["status"].isin(["accepted", "accepted_with_warnings"])]
+    assert len(sent) > 0 and "received" not in set(sent["lateness_basis"])
+    assert (sent["late"].isna() == (sent["lateness_basis"] == "unknown")).all()
+    unknown = sent[sent["lateness_basis"] == "unknown"]
+    assert len(unknown) > 0  # most sample returns are signed off in time
+    overview = parse(version_dir / "report" / "index.html")
+    text = overview.text()
+    assert "lateness unknown" in text and "open corner mark" in text
+    assert overview.find_all("path") and any("unknown-mark" in (p.attrs.get("class") or "") for p in overview.find_all("path"))
+    la_pages = "".join(p.read_text(encoding="utf-8") for p in (version_dir / "report" / "la").glob("*.html"))
+    latest = sent.sort_values("period").groupby("la_code").tail(1)
+    if (latest["lateness_basis"] == "unknown").any():
+        assert "lateness unknown" in la_pages
+
+
+def test_the_status_grid_draws_unknown_lateness_apart_from_late():
+    import numpy as np
+
+    from orchestration.report.charts import lateness, lateness_words, status_grid
+
+    periods = [pd.Timestamp("2023-07-01"), pd.Timestamp("2023-08-01")]
+    status = np.array([["accepted", "accepted"]], dtype=object)
+    drawn = status_grid(["Trafford"], periods, status, np.array([[True, False]]), label="returns",
+                        unknown=np.array([[False, True]]))
+    assert "accepted, late<" in drawn.svg  # the tooltip of July
+    assert "accepted, lateness unknown<" in drawn.svg and drawn.svg.count("unknown-mark") == 1
+    assert [(w, k) for w, _, k in drawn.legend][-2:] == [("late (corner mark)", "late"), ("lateness unknown (open corner mark)", "unknown")]
+    plain = status_grid(["Trafford"], periods, status, np.array([[False, False]]), label="returns")
+    assert "unknown" not in plain.svg and all(k != "unknown" for _, _, k in plain.legend)
+    assert [lateness(v) for v in (True, False, None, pd.NA, float("nan"))] == [True, False, None, None, None]
+    assert [lateness_words(v) for v in (True, False, pd.NA)] == [", late", "", ", lateness unknown"]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -56,7 +57,7 @@ def built_warehouse(tmp_path_factory) -> Path:
 def test_status_frame_from_the_pipeline(built_warehouse):
     frame = submission_status(built_warehouse)
     assert list(frame.columns) == [
-        "la_code", "la_name", "hub", "period", "status", "late", "due_date",
+        "la_code", "la_name", "hub", "period", "status", "late", "lateness_basis", "due_date",
         "submitted_at", "received_at", "versions", "errors", "warnings",
     ]
     assert sorted(frame["period"].unique()) == ["2023-07", "2023-08", "2023-09"]
@@ -70,8 +71,29 @@ def test_status_frame_from_the_pipeline(built_warehouse):
     assert set(others["status"]) == {"missing"} and (others["versions"] == 0).all() and others["received_at"].isna().all()
     # The due date is the 15th of the following month; a missing return long past it is late.
     assert set(frame.loc[frame["period"] == "2023-09", "due_date"]) == {dt.date(2023, 10, 15)}
-    assert others["late"].all()
+    assert others["late"].all() and set(others["lateness_basis"]) == {"no_accepted_return"}
     assert len(submission_status(built_warehouse, periods=1)["period"].unique()) == 1
+
+
+def test_the_bulk_loaded_sample_is_not_late_because_of_the_loading(built_warehouse):
+    """Issue 15: the sample's returns (due in 2023) are all received today, in one bulk load.
+
+    The loading day is no evidence of when they were sent: none is judged on `received_at`.
+    A return is late only when the LA signed it off after its due date; signed off in time,
+    its lateness is unknown (null), never late.
+    """
+    frame = submission_status(built_warehouse, periods=12)
+    sent = frame[frame["status"].isin(["accepted", "accepted_with_warnings"])]
+    assert len(sent) > 0
+    assert "received" not in set(sent["lateness_basis"])
+    assert set(sent["lateness_basis"]) <= {"signed_off", "unknown"}
+    for row in sent.itertuples():
+        signed_late = pd.notna(row.submitted_at) and row.submitted_at.date() > row.due_date
+        if row.lateness_basis == "signed_off":
+            assert not pd.isna(row.late) and bool(row.late) and signed_late, row
+        else:
+            assert pd.isna(row.late) and not signed_late, row
+    assert status_module.is_unknown(sent).any()  # the sample signs most returns off in time
 
 
 def test_status_command_text(built_warehouse):
@@ -82,12 +104,12 @@ def test_status_command_text(built_warehouse):
     assert all(f"\n{hub}\n" in f"\n{out}" for hub in hubs)
     assert out.index("Greater Manchester") < out.index("South East")  # grouped by hub, in order
     header = next(line for line in out.splitlines() if line.strip().startswith("LA"))
-    assert header.split() == ["LA", "Period", "Status", "Late", "Due", "date", "Received"]
+    assert header.split() == ["LA", "Period", "Status", "Lateness", "Due", "date", "Received"]
     bolton = [line.split() for line in out.splitlines() if line.strip().startswith("Bolton")]
     assert [row[1] for row in bolton] == ["2023-07", "2023-08", "2023-09"]
     assert all(row[2] == "accepted" for row in bolton)  # "accepted" or "accepted with warnings"
     manchester = [line.split() for line in out.splitlines() if line.strip().startswith("Manchester")]
-    assert manchester[-1] == ["Manchester", "2023-09", "missing", "yes", "2023-10-15", "-"]
+    assert manchester[-1] == ["Manchester", "2023-09", "missing", "late", "2023-10-15", "-"]
     missing = len(REFERENCE_LAS) - len(SAMPLE_LAS)
     summary = [line for line in out.splitlines() if line[:8] in ("2023-07:", "2023-08:", "2023-09:")]
     assert len(summary) == 3
@@ -96,8 +118,11 @@ def test_status_command_text(built_warehouse):
     sept = [r for r in records if r["period"] == "2023-09"]
     accepted = sum(r["status"] == "accepted" for r in sept)
     warned = sum(r["status"] == "accepted_with_warnings" for r in sept)
-    late = sum(r["late"] for r in sept)
-    assert summary[-1] == f"2023-09: {accepted} accepted, {warned} with warnings, 0 rejected, {missing} missing; {late} late"
+    late = sum(r["late"] is True for r in sept)
+    unknown = sum(r["late"] is None for r in sept)
+    assert unknown > 0  # the sample is loaded in bulk today: returns signed off in time are of unknown lateness
+    assert summary[-1] == (f"2023-09: {accepted} accepted, {warned} with warnings, 0 rejected, {missing} missing; "
+                           f"{late} late, {unknown} lateness unknown")
 
 
 def test_status_command_json(built_warehouse):
@@ -108,14 +133,16 @@ def test_status_command_json(built_warehouse):
     assert {r["period"] for r in records} == {"2023-08", "2023-09"}
     bolton = next(r for r in records if r["la_name"] == "Bolton" and r["period"] == "2023-09")
     assert set(bolton) == {
-        "la_code", "la_name", "hub", "period", "status", "late", "due_date",
+        "la_code", "la_name", "hub", "period", "status", "late", "lateness_basis", "due_date",
         "submitted_at", "received_at", "versions", "errors", "warnings",
     }
     assert bolton["la_code"] == "E08000001" and bolton["hub"] == "Greater Manchester"
-    assert bolton["due_date"] == "2023-10-15" and isinstance(bolton["late"], bool)
+    assert bolton["due_date"] == "2023-10-15" and bolton["late"] in (True, None)  # loaded in bulk: never judged on receipt
+    assert bolton["lateness_basis"] in ("signed_off", "unknown") and (bolton["late"] is None) == (bolton["lateness_basis"] == "unknown")
     assert dt.datetime.fromisoformat(bolton["received_at"]) and bolton["versions"] >= 1 and bolton["errors"] == 0
     oldham = next(r for r in records if r["la_name"] == "Oldham" and r["period"] == "2023-09")
     assert oldham["status"] == "missing" and oldham["received_at"] is None and oldham["errors"] is None and oldham["late"] is True
+    assert oldham["lateness_basis"] == "no_accepted_return"
 
 
 def test_status_command_default_warehouse_comes_from_settings(built_warehouse):
@@ -131,11 +158,12 @@ CREATE SCHEMA IF NOT EXISTS marts;
 CREATE OR REPLACE TABLE marts.mart_submission_status (
     la_code VARCHAR, la_name VARCHAR, region VARCHAR, hub VARCHAR, period DATE, status VARCHAR,
     submitted_at TIMESTAMP, received_at TIMESTAMP, versions INTEGER, errors INTEGER, warnings INTEGER,
-    due_date DATE, late BOOLEAN
+    due_date DATE, late BOOLEAN, lateness_basis VARCHAR
 );
 """
 
-# (la_code, la_name, hub, period, status, received_at)
+# (la_code, la_name, hub, period, status, received_at); a received return is judged on its receipt
+# (the pipeline was live when it fell due), unless UNKNOWN lists it (loaded in bulk, signed off in time).
 HAND_MADE = [
     ("E08000009", "Trafford", "Greater Manchester", "2023-08-01", "accepted", "2023-09-10 12:00:00"),
     ("E08000009", "Trafford", "Greater Manchester", "2023-09-01", "accepted", "2023-10-12 12:00:00"),
@@ -146,8 +174,11 @@ HAND_MADE = [
 ]
 
 
-def build_mart(path: Path, as_of: str, rows=HAND_MADE) -> Path:
-    """mart_submission_status as dbt would build it as of `as_of` (marts-v1 rules, due the 15th)."""
+def build_mart(path: Path, as_of: str, rows=HAND_MADE, unknown=()) -> Path:
+    """mart_submission_status as dbt would build it as of `as_of` (marts-v1 rules, due the 15th).
+
+    `unknown`: (la_code, period) pairs loaded in bulk and signed off in time: `late` null.
+    """
     as_of_date = dt.date.fromisoformat(as_of)
     with duckdb.connect(str(path)) as con:
         con.execute(MART_DDL)
@@ -156,10 +187,13 @@ def build_mart(path: Path, as_of: str, rows=HAND_MADE) -> Path:
             due = (start.replace(day=28) + dt.timedelta(days=4)).replace(day=15)
             received_at = dt.datetime.fromisoformat(received) if received else None
             late = received_at.date() > due if received_at else as_of_date > due
+            basis = "received" if received_at else "no_accepted_return"
+            if (la_code, period) in unknown:
+                late, basis = None, "unknown"
             con.execute(
-                "INSERT INTO marts.mart_submission_status VALUES (?, ?, 'r', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO marts.mart_submission_status VALUES (?, ?, 'r', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [la_code, la_name, hub, start, status, received_at, received_at, 1 if received else 0,
-                 0 if received else None, 0 if received else None, due, late],
+                 0 if received else None, 0 if received else None, due, late, basis],
             )
     return path
 
@@ -197,9 +231,28 @@ def test_text_summary_counts_per_period(tmp_path):
     assert "2023-08: 2 accepted, 1 with warnings, 0 rejected, 0 missing; 0 late" in lines
     assert "2023-09: 2 accepted, 0 with warnings, 0 rejected, 1 missing; 1 late" in lines
     bolton = [line.split() for line in lines if line.strip().startswith("Bolton")]
-    assert bolton[-1] == ["Bolton", "2023-09", "missing", "yes", "2023-10-15", "-"]
+    assert bolton[-1] == ["Bolton", "2023-09", "missing", "late", "2023-10-15", "-"]
     medway = next(line for line in lines if line.strip().startswith("Medway  ") and line.split()[1] == "2023-08")
-    assert "accepted with warnings  no" in medway and medway.rstrip().endswith("2023-09-15 23:00")
+    assert "accepted with warnings  on time" in medway and medway.rstrip().endswith("2023-09-15 23:00")
+
+
+def test_unknown_lateness_is_shown_in_words_and_never_notified(tmp_path):
+    """A return loaded in bulk after its due date and signed off in time: `late` null, "lateness unknown"."""
+    rows = [*HAND_MADE, ("E08000009", "Trafford", "Greater Manchester", "2023-07-01", "accepted", "2023-12-01 10:00:00")]
+    frame = submission_status(build_mart(tmp_path / "w.duckdb", "2023-10-16", rows, unknown={("E08000009", "2023-07-01")}),
+                              periods=3)
+    trafford = frame[(frame["la_code"] == "E08000009") & (frame["period"] == "2023-07")].iloc[0]
+    assert pd.isna(trafford["late"]) and trafford["lateness_basis"] == "unknown"
+    assert ("E08000009", "2023-07") not in late_pairs(frame)
+    assert [(e["la_code"], e["period"]) for e in newly_late(set(), frame)] == [("E08000001", "2023-09")]
+    [record] = [r for r in status_module.records(frame) if r["la_code"] == "E08000009" and r["period"] == "2023-07"]
+    assert record["late"] is None and record["lateness_basis"] == "unknown"
+    json.dumps(status_module.records(frame))
+    lines = status_module.format_text(frame).splitlines()
+    row = next(line for line in lines if line.strip().startswith("Trafford") and line.split()[1] == "2023-07")
+    assert row.split() == ["Trafford", "2023-07", "accepted", "lateness", "unknown", "2023-08-15", "2023-12-01", "10:00"]
+    assert "2023-07: 1 accepted, 0 with warnings, 0 rejected, 0 missing; 0 late, 1 lateness unknown" in lines
+    assert "2023-08: 2 accepted, 1 with warnings, 0 rejected, 0 missing; 0 late" in lines
 
 
 # --- when there is nothing to read, or a run holds the warehouse ------------------------------------

@@ -38,6 +38,7 @@ figcaption{font-weight:700;font-size:1.08rem;line-height:1.3}
 .swatch.dash{height:0;border-top:3px dashed var(--c);background:none;width:18px;border-radius:0}
 .swatch.dot{border-radius:50%}
 .swatch.late{width:0;height:0;border-left:9px solid transparent;border-top:9px solid var(--c);background:none;border-radius:0}
+.swatch.unknown{width:7px;height:7px;border-top:2px solid var(--c);border-right:2px solid var(--c);background:none;border-radius:0}
 .swatch.withheld{background:repeating-linear-gradient(45deg,#fff 0 2.2px,#6b7280 2.2px 4.2px);border:1px solid #6b7280}
 .plot{margin-top:4px}
 .grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(420px,1fr));gap:16px}

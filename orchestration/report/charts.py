@@ -373,8 +373,30 @@ STATUS_STYLE = {  # status -> (fill, symbol, words)
 }
 
 
-def status_grid(names: list[str], periods: list[pd.Timestamp], status: np.ndarray, late: np.ndarray, *, label: str) -> Drawn:
-    """One row per authority, one square per month: the return's status, and a corner mark when late."""
+def lateness(value) -> bool | None:
+    """A published `late` value as True, False or None (unknown: null, NA or NaN)."""
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
+        return None
+    return bool(value)
+
+
+def lateness_words(value) -> str:
+    """", late", ", lateness unknown" or "" after a status's words."""
+    state = lateness(value)
+    return ", late" if state else ", lateness unknown" if state is None else ""
+
+
+def status_grid(
+    names: list[str], periods: list[pd.Timestamp], status: np.ndarray, late: np.ndarray, *, label: str,
+    unknown: np.ndarray | None = None,
+) -> Drawn:
+    """One row per authority, one square per month: the return's status, a filled corner mark when late.
+
+    `unknown` (optional, like `late`): where lateness is unknown (a return loaded in bulk after its
+    due date and signed off in time), drawn as an open corner mark (two strokes, no fill), told
+    apart from the late mark by its shape, not its colour, and in words in the tooltip.
+    """
+    unknown = np.zeros_like(late, dtype=bool) if unknown is None else unknown
     n_rows, n_cols = len(names), len(periods)
     plot = Plot(WIDTH, 40 + n_rows * 26 + 40, left=170, right=10, top=40, bottom=40)
     cols = Bands(n_cols, plot.x0, plot.x1, inner=0.86)
@@ -389,14 +411,20 @@ def status_grid(names: list[str], periods: list[pd.Timestamp], status: np.ndarra
         for j in range(n_cols):
             fill, symbol, words = STATUS_STYLE.get(str(status[i, j]), ("#ffffff", "?", str(status[i, j])))
             x0 = float(cols.start(j))
-            tip = f"{name}, {fmt.month(periods[j])}: {words}{', late' if late[i, j] else ''}"
+            tip = f"{name}, {fmt.month(periods[j])}: {words}{', late' if late[i, j] else ', lateness unknown' if unknown[i, j] else ''}"
             out.append(rect(x0, y0, cols.width, rows.width, fill, tip, None, "mark", ' stroke="#9aa5b1" stroke-width="0.8"'))
             if symbol:
                 out.append(text(x0 + cols.width / 2, y0 + rows.width / 2 + 4, symbol, "sym", "middle"))
             if late[i, j]:
                 x1 = x0 + cols.width
                 out.append(f'<path d="M{num(x1 - 7)},{num(y0)} L{num(x1)},{num(y0)} L{num(x1)},{num(y0 + 7)} Z" fill="{INK}" aria-hidden="true"/>')
+            elif unknown[i, j]:
+                x1 = x0 + cols.width
+                out.append(f'<path class="unknown-mark" d="M{num(x1 - 8)},{num(y0 + 1)} L{num(x1 - 1)},{num(y0 + 1)} L{num(x1 - 1)},{num(y0 + 8)}" '
+                           f'fill="none" stroke="{INK}" stroke-width="2" aria-hidden="true"/>')
     out.append(text(plot.x0, plot.y0 + 26, "Reporting month", "unit"))
     out.append("</svg>")
     legend = [(w, f, "box") for f, _, w in STATUS_STYLE.values()] + [("late (corner mark)", INK, "late")]
+    if unknown.any():
+        legend.append(("lateness unknown (open corner mark)", INK, "unknown"))
     return Drawn("".join(out), legend, False)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestration.report import fmt
+from orchestration.report.charts import lateness_words
 from orchestration.report.data import Authority, hub_slug
 from orchestration.report.la_figures import (
     LA, approvals, budget, households, placements, places, recruitment_funnel, requests_by_need, shares, utilisation,
@@ -32,7 +33,7 @@ def _status_text(publish: PageData, la: Authority) -> str:
     if status.empty:
         return ""
     words = str(status.first("status")).replace("_", " ")
-    late = ", late" if bool(status.first("late")) is True else ""
+    late = lateness_words(status.first("late"))
     return f" · return for {fmt.month(la.latest)}: {esc(words)}{late}"
 
 

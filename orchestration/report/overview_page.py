@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.report import fmt
-from orchestration.report.charts import status_grid
+from orchestration.report.charts import lateness, lateness_words, status_grid
 from orchestration.report.data import Authority, Publish, Rows, hub_slug
 from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, mart_table, page, section
 from orchestration.report.svg import esc
@@ -40,9 +40,9 @@ def _hub_cards(publish: Publish, hubs: dict[str, list[Authority]], status: pd.Da
             pill = ""
             if not row.empty:
                 r = {"late": row.first("late"), "status": row.first("status")}
-                late = bool(r["late"]) is True
+                late = lateness(r["late"]) is True
                 pill = (f'<span class="pill {"late" if late else "ok"}">{esc(STATUS_WORDS.get(str(r["status"]), str(r["status"])))}'
-                        f'{", late" if late else ""}</span>')
+                        f'{esc(lateness_words(r["late"]))}</span>')
             items.append(f'<li><a href="la/{esc(la.slug)}.html">{esc(la.name)}</a> '
                          f'<span class="muted-text">· {esc(fmt.month(la.latest))}</span>{pill}</li>')
         with_data = {la.code for la in members}
@@ -62,25 +62,32 @@ def _status_figure(publish: Publish, las: list[Authority], status: pd.DataFrame)
     codes = [la.code for la in las]
     frame = status[status["la_code"].isin(codes) & status["period"].isin(periods)]
     grid = frame.pivot_table(index="la_code", columns="period", values="status", aggfunc="first").reindex(index=codes, columns=periods)
-    late = frame.assign(late=frame["late"].fillna(False).astype(bool)).pivot_table(
-        index="la_code", columns="period", values="late", aggfunc="max").reindex(index=codes, columns=periods)
+    states = [lateness(v) for v in frame["late"].to_numpy(dtype=object)]
+    flags = frame.assign(late=[s is True for s in states], unknown=[s is None for s in states])
+    late = flags.pivot_table(index="la_code", columns="period", values="late", aggfunc="max").reindex(index=codes, columns=periods)
+    unknown = flags.pivot_table(index="la_code", columns="period", values="unknown", aggfunc="max").reindex(index=codes, columns=periods)
     status_values = grid.fillna("missing").to_numpy(dtype=object)
     late_values = late.fillna(False).to_numpy(dtype=bool)
+    # An LA with no row for a month is drawn "not received", not "lateness unknown".
+    unknown_values = unknown.fillna(False).to_numpy(dtype=bool) & ~late_values
     names = [la.name for la in las]
     title = f"Returns received by month, {fmt.span(periods[0], periods[-1])} (mart_submission_status)"
-    drawn = status_grid(names, [pd.Timestamp(p) for p in periods], status_values, late_values, label=title)
+    drawn = status_grid(names, [pd.Timestamp(p) for p in periods], status_values, late_values, label=title, unknown=unknown_values)
     rows = []
     for i, name in enumerate(names):
-        rows.append((name, [Cell(f"{STATUS_WORDS.get(str(s), str(s))}{', late' if l else ''}") for s, l in zip(status_values[i], late_values[i])]))
+        rows.append((name, [Cell(f"{STATUS_WORDS.get(str(s), str(s))}{', late' if l else ', lateness unknown' if u else ''}")
+                            for s, l, u in zip(status_values[i], late_values[i], unknown_values[i])]))
     table = Table(["Authority", *[fmt.month(p) for p in periods]], rows)
-    note = "A return is due on the fifteenth of the month after the month it reports on; the corner mark shows a late one."
+    note = ("A return is due on the fifteenth of the month after the month it reports on; the filled corner mark shows a late one. "
+            "The open corner mark shows a return whose lateness is unknown: it was loaded with the history after its due date "
+            "and signed off in time, so when it was sent is not known.")
     return Figure("returns", title, "mart_submission_status", pd.Timestamp(periods[0]), pd.Timestamp(periods[-1]), drawn, table, note)
 
 
 def _late_table(status: pd.DataFrame, period) -> str:
     if status.empty or period is None:
         return ""
-    rows = status[(status["period"] == period) & status["late"].fillna(False).astype(bool)]
+    rows = status[(status["period"] == period) & np.array([lateness(v) is True for v in status["late"].to_numpy(dtype=object)], dtype=bool)]
     rows = rows.assign(_missing=rows["status"] == "missing").sort_values(["_missing", "hub", "la_name"])  # received late first
     if rows.empty:
         return f'<p>No return for {esc(fmt.month(period))} is late.</p>'

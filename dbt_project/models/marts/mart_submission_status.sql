@@ -1,6 +1,7 @@
 -- mart_submission_status (marts-v1): for every LA in the reference table and every month
 -- from the earliest to the latest return in the ledger, whether the return arrived, in
--- what state, how many versions, and whether it was late.
+-- what state, how many versions, and whether it was late
+-- (judged on the most trustworthy evidence of when it arrived: see `lateness_basis`).
 
 with las as (
 
@@ -34,6 +35,35 @@ received as (
         min(case when status <> 'rejected' then received_at end) as first_accepted_received_at
     from ledger
     group by la_code, period
+
+),
+
+first_receipt as (
+
+    -- When the pipeline first received anything at all (every LA, every status, including
+    -- returns whose LA could not be identified). A `received_at` is evidence of when a
+    -- return was sent only for a period that fell due after this: a period due before it
+    -- was loaded in bulk (history taken over), and its `received_at` is the loading day.
+    select cast(min(received_at) as date) as first_received_on
+    from {{ ref('stg_submissions') }}
+
+),
+
+first_accepted as (
+
+    -- The LA's sign-off of that first accepted return: the only evidence for a bulk load.
+    select la_code, period, submitted_at as first_accepted_submitted_at
+    from (
+        select
+            *,
+            row_number() over (
+                partition by la_code, period
+                order by received_at, submission_id
+            ) as arrival
+        from ledger
+        where status <> 'rejected'
+    ) as accepted
+    where arrival = 1
 
 ),
 
@@ -94,13 +124,23 @@ select
     cast(case when c.la_code is not null then c.warnings else r.warnings end as integer) as warnings,
     g.due_date,
     case
-        when c.la_code is not null then cast(v.first_accepted_received_at as date) > g.due_date
-        else {{ submission_status_as_of_date() }} > g.due_date
-    end as late
+        when c.la_code is null then {{ submission_status_as_of_date() }} > g.due_date
+        when fr.first_received_on <= g.due_date then cast(v.first_accepted_received_at as date) > g.due_date
+        when cast(fa.first_accepted_submitted_at as date) > g.due_date then true
+    end as late,
+    cast(case
+        when c.la_code is null then 'no_accepted_return'
+        when fr.first_received_on <= g.due_date then 'received'
+        when cast(fa.first_accepted_submitted_at as date) > g.due_date then 'signed_off'
+        else 'unknown'
+    end as varchar) as lateness_basis
 from grid as g
+cross join first_receipt as fr
 left join current_version as c
     on c.la_code = g.la_code and c.period = g.period
 left join latest_rejected as r
     on r.la_code = g.la_code and r.period = g.period
 left join received as v
     on v.la_code = g.la_code and v.period = g.period
+left join first_accepted as fa
+    on fa.la_code = g.la_code and fa.period = g.period
