@@ -55,6 +55,7 @@ def run(history: Path, work: Path) -> dict:
         "dbt_s": round(seconds.get("fostering_dbt_models", 0) + seconds.get("fostering_dbt_monthly", 0), 2),
         "gate_s": round(seconds.get("quality_gate", 0), 2),
         "publish_s": round(seconds.get("published_marts", 0), 2),
+        "instance_s": round(report.instance_seconds, 2),
         "warehouse_mb": round(settings.warehouse.stat().st_size / 1e6, 1),
     }
 
