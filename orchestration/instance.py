@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
@@ -118,6 +119,6 @@ def close_abandoned_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def dagster_dev_argv(host: str, port: int) -> list[str]:
     """`dagster dev` for this project's workspace, from the same environment as this command."""
-    dagster = Path(os.sys.executable).with_name("dagster")
+    dagster = Path(sys.executable).with_name("dagster")
     workspace = Path(__file__).resolve().parent.parent / "workspace.yaml"
     return [str(dagster), "dev", "-w", str(workspace), "--host", host, "--port", str(port)]

@@ -380,10 +380,21 @@ def lateness(value) -> bool | None:
     return bool(value)
 
 
-def lateness_words(value) -> str:
+def late_suffix(late: bool, unknown: bool) -> str:
     """", late", ", lateness unknown" or "" after a status's words."""
+    return ", late" if late else ", lateness unknown" if unknown else ""
+
+
+def lateness_words(value) -> str:
+    """`late_suffix` of one published `late` value."""
     state = lateness(value)
-    return ", late" if state else ", lateness unknown" if state is None else ""
+    return late_suffix(state is True, state is None)
+
+
+def late_and_unknown(late: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Of a published `late` column, where it is known late and where it is unknown (null), as booleans."""
+    known = late.astype("boolean")
+    return known.fillna(False).astype(bool), known.isna()
 
 
 def status_grid(
@@ -411,7 +422,7 @@ def status_grid(
         for j in range(n_cols):
             fill, symbol, words = STATUS_STYLE.get(str(status[i, j]), ("#ffffff", "?", str(status[i, j])))
             x0 = float(cols.start(j))
-            tip = f"{name}, {fmt.month(periods[j])}: {words}{', late' if late[i, j] else ', lateness unknown' if unknown[i, j] else ''}"
+            tip = f"{name}, {fmt.month(periods[j])}: {words}{late_suffix(late[i, j], unknown[i, j])}"
             out.append(rect(x0, y0, cols.width, rows.width, fill, tip, None, "mark", ' stroke="#9aa5b1" stroke-width="0.8"'))
             if symbol:
                 out.append(text(x0 + cols.width / 2, y0 + rows.width / 2 + 4, symbol, "sym", "middle"))

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.report import fmt
-from orchestration.report.charts import lateness, lateness_words, status_grid
+from orchestration.report.charts import late_and_unknown, late_suffix, lateness, lateness_words, status_grid
 from orchestration.report.data import Authority, Publish, Rows, hub_slug
 from orchestration.report.layout import Cell, Figure, Table, figure_html, footer, mart_table, page, section
 from orchestration.report.svg import esc
@@ -62,8 +62,8 @@ def _status_figure(publish: Publish, las: list[Authority], status: pd.DataFrame)
     codes = [la.code for la in las]
     frame = status[status["la_code"].isin(codes) & status["period"].isin(periods)]
     grid = frame.pivot_table(index="la_code", columns="period", values="status", aggfunc="first").reindex(index=codes, columns=periods)
-    states = [lateness(v) for v in frame["late"].to_numpy(dtype=object)]
-    flags = frame.assign(late=[s is True for s in states], unknown=[s is None for s in states])
+    is_late, is_unknown = late_and_unknown(frame["late"])
+    flags = frame.assign(late=is_late, unknown=is_unknown)
     late = flags.pivot_table(index="la_code", columns="period", values="late", aggfunc="max").reindex(index=codes, columns=periods)
     unknown = flags.pivot_table(index="la_code", columns="period", values="unknown", aggfunc="max").reindex(index=codes, columns=periods)
     status_values = grid.fillna("missing").to_numpy(dtype=object)
@@ -75,7 +75,7 @@ def _status_figure(publish: Publish, las: list[Authority], status: pd.DataFrame)
     drawn = status_grid(names, [pd.Timestamp(p) for p in periods], status_values, late_values, label=title, unknown=unknown_values)
     rows = []
     for i, name in enumerate(names):
-        rows.append((name, [Cell(f"{STATUS_WORDS.get(str(s), str(s))}{', late' if l else ', lateness unknown' if u else ''}")
+        rows.append((name, [Cell(f"{STATUS_WORDS.get(str(s), str(s))}{late_suffix(l, u)}")
                             for s, l, u in zip(status_values[i], late_values[i], unknown_values[i])]))
     table = Table(["Authority", *[fmt.month(p) for p in periods]], rows)
     note = ("A return is due on the fifteenth of the month after the month it reports on; the filled corner mark shows a late one. "
@@ -87,7 +87,7 @@ def _status_figure(publish: Publish, las: list[Authority], status: pd.DataFrame)
 def _late_table(status: pd.DataFrame, period) -> str:
     if status.empty or period is None:
         return ""
-    rows = status[(status["period"] == period) & np.array([lateness(v) is True for v in status["late"].to_numpy(dtype=object)], dtype=bool)]
+    rows = status[(status["period"] == period) & late_and_unknown(status["late"])[0]]
     rows = rows.assign(_missing=rows["status"] == "missing").sort_values(["_missing", "hub", "la_name"])  # received late first
     if rows.empty:
         return f'<p>No return for {esc(fmt.month(period))} is late.</p>'
